@@ -1,0 +1,74 @@
+/*
+ * status.h - the daemon's status model: a plain snapshot that tund fills,
+ * sends over the control socket in a line format, and tunctl decodes and
+ * prints as text or JSON. Daemon and CLI share this one model and its
+ * serializers, so `tunctl status` and `tunctl status --json` can never
+ * disagree with what tund reported.
+ *
+ * Line format (docs/control.md): one "key value" pair per line, the key
+ * ending at the first space and the value running to the end of the line.
+ * A "peer NAME" line opens a peer record; keys after it belong to that
+ * peer until the next "peer" line. "counter NAME VALUE" lines carry the
+ * daemon-wide drop counters. Unknown keys are ignored (newer daemons may
+ * report more); a malformed line is an error naming the line.
+ */
+#ifndef TUND_STATUS_H
+#define TUND_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <net/if.h>
+
+#include "addr.h"
+#include "config.h"
+#include "keys.h"
+
+#define STATUS_MAX_COUNTERS 32
+#define STATUS_COUNTER_NAME 32
+#define STATUS_PATH_LEN 16
+
+struct status_counter {
+	char name[STATUS_COUNTER_NAME];
+	uint64_t value;
+};
+
+struct status_peer {
+	char name[CFG_NAME_MAX];
+	char role[8];                        /* "peer" or "client" */
+	char public_key[KEY_B64_LEN + 1];
+	char system_id[UUID_STR_LEN + 1];
+	char address[ADDR_STR_LEN];          /* the local IP at which it appears */
+	char endpoint[ENDPOINT_STR_LEN];     /* current UDP endpoint, "" if unknown */
+	char path[STATUS_PATH_LEN];          /* "direct", or "none" without a session */
+	int64_t last_handshake;              /* unix time, seconds; 0 = never */
+	uint64_t rx_bytes, tx_bytes;         /* inner IP bytes */
+	uint64_t rx_packets, tx_packets;
+	uint64_t rx_replayed;                /* authentic but already seen: dropped */
+	uint64_t rx_auth_failed;             /* failed the AEAD check: dropped */
+	int64_t rtt_us;                      /* last handshake round trip; -1 unknown */
+};
+
+struct status {
+	char interface[IFNAMSIZ];
+	char public_key[KEY_B64_LEN + 1];
+	char system_id[UUID_STR_LEN + 1];
+	char address[PREFIX_STR_LEN];        /* own overlay address/prefix */
+	uint16_t listen_port;
+	struct status_counter counters[STATUS_MAX_COUNTERS];
+	size_t n_counters;
+	struct status_peer *peers;           /* owned; status_free() releases */
+	size_t n_peers;
+};
+
+/* Encodes into a malloc'd NUL-terminated string: 0 or -ENOMEM. */
+int status_encode(const struct status *st, char **out);
+/* Decodes the line format: 0, or -EBADMSG with err naming the bad line. */
+int status_decode(struct status *st, const char *text, size_t len, char *err, size_t errlen);
+void status_free(struct status *st);
+
+void status_print_text(FILE *f, const struct status *st);
+void status_print_json(FILE *f, const struct status *st);
+
+#endif
