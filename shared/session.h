@@ -1,0 +1,53 @@
+/*
+ * session.h - one set of transport keys between two endpoints, as produced
+ * by a completed handshake: the send key and its counter, the receive key
+ * and its replay window, and the two session indices that label DATA frames.
+ *
+ * Invariants: a counter value is used at most once under a send key; the
+ * replay window moves only after a frame authenticated. Age limits (rekey,
+ * reject) are policy and live in tund's timers; this module only refuses to
+ * encrypt when the counter would pass SESSION_REJECT_AFTER_MESSAGES.
+ */
+#ifndef TUND_SESSION_H
+#define TUND_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "noise.h"
+#include "replay.h"
+
+#define SESSION_REKEY_AFTER_MESSAGES (1ULL << 60)
+#define SESSION_REJECT_AFTER_MESSAGES REPLAY_REJECT_AFTER
+
+struct session {
+	uint32_t local_index;     /* receivers put this in DATA frames to us */
+	uint32_t remote_index;    /* we put this in DATA frames to the peer */
+	struct noise_cipher send; /* key and next counter */
+	uint8_t recv_key[NOISE_KEY_LEN];
+	struct replay replay;
+	uint64_t created_ms;      /* loop time when the keys were derived */
+	bool initiator;           /* we sent message 1 */
+	bool confirmed;           /* the peer proved it has the keys (initiator: always) */
+};
+
+void session_init(struct session *s, uint32_t local_index, uint32_t remote_index,
+		  const struct noise_cipher *send, const struct noise_cipher *recv,
+		  bool initiator, uint64_t now_ms);
+void session_wipe(struct session *s);
+
+/* Encrypts an inner packet (len may be 0: a keepalive) into a DATA frame.
+ * Returns the frame length, -ENOSPC if cap is too small, -ESTALE when the
+ * counter is exhausted. */
+int session_encrypt(struct session *s, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap);
+
+/* Decrypts a DATA frame in place, given its decoded counter. On success
+ * *pt points at the plaintext inside frame and the replay window has moved.
+ * -EALREADY: a replay (or too old); -EBADMSG: failed authentication. */
+int session_decrypt(struct session *s, uint8_t *frame, size_t len, uint64_t counter,
+		    uint8_t **pt, size_t *pt_len);
+
+bool session_needs_rekey_by_count(const struct session *s);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * daemon.c - bringing the daemon up from a parsed config and taking it
+ * down again. Start-up order: identity, peers (and the addresses at which
+ * they appear), TUN device and routes, UDP socket, control socket,
+ * signals. Shutdown closes in reverse, and the loop ends by itself when
+ * the last handle is closed.
+ */
+#include "daemon_run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ctlsock.h"
+#include "log.h"
+#include "peer.h"
+#include "timers.h"
+
+static void tun_cb(uv_poll_t *h, int status, int events)
+{
+	struct daemon *d = h->data;
+	if (status == 0 && (events & UV_READABLE))
+		send_tun_readable(d);
+}
+
+static void udp_cb(uv_poll_t *h, int status, int events)
+{
+	struct daemon *d = h->data;
+	if (status == 0 && (events & UV_READABLE))
+		receive_udp_readable(d);
+}
+
+static int add_peers(struct daemon *d, char *err, size_t errlen)
+{
+	const struct cfg *c = &d->cfg;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct cfg_peer *cp = &c->peers[i];
+		uint32_t addr = cp->address;
+		struct peer *p;
+		int rc = 0;
+		if (cp->role == CFG_ROLE_CLIENT && !addr)
+			rc = peers_pool_address(d->peers, cp->key, c->client_pool, c->client_pool_len,
+						c->address, &addr);
+		if (!rc)
+			rc = peers_add(d->peers, cp, addr, &p);
+		if (rc) {
+			snprintf(err, errlen, "%s:%d: [%s \"%s\"]: cannot assign an address: %s", c->path, cp->line,
+				 cp->role == CFG_ROLE_PEER ? "peer" : "client", cp->name, strerror(-rc));
+			return rc;
+		}
+		char a[ADDR_STR_LEN];
+		addr_format(a, addr);
+		log_info("%s %s (system %s) appears at %s", cp->role == CFG_ROLE_PEER ? "peer" : "client",
+			 cp->name, p->system_id, a);
+	}
+	return 0;
+}
+
+static int add_routes(struct daemon *d)
+{
+	const struct cfg *c = &d->cfg;
+	int rc = 0;
+	if (c->has_client_pool)
+		rc = tunif_route(&d->tun, c->client_pool, c->client_pool_len);
+	for (size_t i = 0; i < peers_count(d->peers) && !rc; i++)
+		rc = tunif_route(&d->tun, peers_at(d->peers, i)->addr, 32);
+	return rc;
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	if (signum == SIGHUP) {
+		log_warn("SIGHUP: reloading the configuration is not supported yet; restart tund to apply changes");
+		return;
+	}
+	log_info("%s: shutting down", strsignal(signum));
+	daemon_stop(d);
+}
+
+static int start_signals(struct daemon *d)
+{
+	uv_signal_t *sigs[] = { &d->sig_int, &d->sig_term, &d->sig_hup };
+	int nums[] = { SIGINT, SIGTERM, SIGHUP };
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(d->loop, sigs[i]);
+		sigs[i]->data = d;
+		uv_signal_start(sigs[i], signal_cb, nums[i]);
+	}
+	d->signals_started = true;
+	return 0;
+}
+
+int daemon_start(struct daemon *d, uv_loop_t *loop, const uint8_t priv[KEY_LEN], char *err, size_t errlen)
+{
+	uint8_t id[UUID_LEN];
+	int rc;
+
+	d->loop = loop;
+	d->time_scale = timers_scale_from_env();
+	if (handshake_self_init(&d->self, priv)) {
+		snprintf(err, errlen, "%s: the private key is not usable", d->cfg.private_key_file);
+		return -EINVAL;
+	}
+	key_system_id(id, d->self.pub);
+	uuid_format(d->system_id, id);
+	ratelimit_init(&d->rl);
+	rc = peers_new(&d->peers, d);
+	if (rc) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	rc = add_peers(d, err, errlen);
+	if (rc)
+		return rc;
+	rc = tunif_open(&d->tun, loop, &d->cfg, tun_cb, d, err, errlen);
+	if (rc)
+		return rc;
+	rc = add_routes(d);
+	if (rc) {
+		snprintf(err, errlen, "cannot add routes through %s: %s", d->tun.name, strerror(-rc));
+		return rc;
+	}
+	rc = udp_open(&d->udp, loop, d->cfg.listen_port, udp_cb, d, err, errlen);
+	if (rc)
+		return rc;
+	rc = ctlsock_new(&d->ctl, loop, d->cfg.control_socket, control_request_cb, d);
+	if (rc) {
+		snprintf(err, errlen, "cannot listen on control socket %s: %s", d->cfg.control_socket,
+			 rc == -EADDRINUSE ? "another tund is running there" : strerror(-rc));
+		return rc;
+	}
+	start_signals(d);
+	log_info("tund up: interface %s, system %s, UDP port %u, %zu peer(s)", d->tun.name, d->system_id,
+		 d->udp.port, peers_count(d->peers));
+	/* Peers we can reach start their handshake now, so the first packet
+	 * does not wait for a round trip. */
+	for (size_t i = 0; i < peers_count(d->peers); i++)
+		send_handshake_init(d, peers_at(d->peers, i));
+	return 0;
+}
+
+void daemon_stop(struct daemon *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	if (d->signals_started) {
+		uv_close((uv_handle_t *)&d->sig_int, NULL);
+		uv_close((uv_handle_t *)&d->sig_term, NULL);
+		uv_close((uv_handle_t *)&d->sig_hup, NULL);
+		d->signals_started = false;
+	}
+	if (d->ctl)
+		ctlsock_close(d->ctl, NULL, NULL);
+	d->ctl = NULL;
+	if (d->udp.poll_open)
+		udp_close(&d->udp, NULL, NULL);
+	if (d->tun.poll_open)
+		tunif_close(&d->tun, NULL, NULL);
+	if (d->peers)
+		peers_free(d->peers, NULL, NULL);
+	d->peers = NULL;
+	sodium_memzero(&d->self, sizeof(d->self));
+}

@@ -1,0 +1,78 @@
+/*
+ * daemon.h - the one context main() builds and the calls tund's modules
+ * make on each other. The context holds module objects (TUN interface,
+ * UDP socket, peer table, rate limiter, control socket) and the daemon-wide
+ * counters; each module owns its own internals.
+ *
+ * Data flow:  TUN --send.c--> encrypt --udp.c--> network
+ *             network --udp.c--> receive.c: demux, handshake or decrypt
+ *                                 --xlate--> TUN
+ */
+#ifndef TUND_DAEMON_H
+#define TUND_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "addr.h"
+#include "config.h"
+#include "handshake.h"
+#include "ratelimit.h"
+#include "tunif.h"
+#include "udp.h"
+
+struct peer;
+struct peers;
+struct ctlsock;
+struct ctl_conn;
+
+/* Daemon-wide drop and event counters; reported by `tunctl status`. */
+struct tund_counters {
+	uint64_t rx_unknown_type;     /* datagram with a type byte we do not speak */
+	uint64_t rx_malformed;        /* wrong length or reserved bits */
+	uint64_t rx_unknown_index;    /* DATA/RESP for no session we know */
+	uint64_t rx_expired;          /* DATA under a key past its reject age */
+	uint64_t rx_bad_inner;        /* decrypted, but not an IPv4 packet */
+	uint64_t handshake_bad_mac;   /* mac1 wrong: not addressed to us */
+	uint64_t handshake_invalid;   /* did not decrypt, unknown key, or replayed timestamp */
+	uint64_t handshake_ratelimited;
+	uint64_t handshakes_completed;
+	uint64_t tun_no_peer;         /* TUN packet to an address no peer has */
+	uint64_t tun_not_ipv4;
+	uint64_t tun_queue_dropped;   /* waiting for a handshake and the queue was full */
+	uint64_t tun_write_errors;
+	uint64_t udp_send_errors;
+};
+
+struct daemon {
+	uv_loop_t *loop;
+	struct cfg cfg;
+	struct handshake_self self;
+	char system_id[UUID_STR_LEN + 1];
+	struct tunif tun;
+	struct udp udp;
+	struct peers *peers;
+	struct ratelimit rl;
+	struct ctlsock *ctl;
+	uv_signal_t sig_int, sig_term, sig_hup;
+	bool signals_started;
+	unsigned time_scale;          /* test builds: protocol ages divided by this */
+	struct tund_counters cnt;
+	bool stopping;
+	int exit_code;
+};
+
+/* send.c */
+void send_tun_readable(struct daemon *d);
+void send_handshake_init(struct daemon *d, struct peer *p);
+void send_keepalive(struct daemon *d, struct peer *p);
+void send_queued(struct daemon *d, struct peer *p);
+
+/* receive.c */
+void receive_udp_readable(struct daemon *d);
+
+/* control.c: answers control socket requests. */
+void control_request_cb(void *data, struct ctl_conn *conn, int argc, char **argv);
+
+#endif

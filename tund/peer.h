@@ -1,0 +1,121 @@
+/*
+ * peer.h - the remote endpoints this daemon talks to and the table that
+ * finds them: by public key (handshakes), by the overlay address at which
+ * they appear (packets read from the TUN), and by session index (DATA and
+ * RESP frames).
+ *
+ * A peer is keyed by identity, not by path: its endpoint may change (it is
+ * updated from every authenticated packet) without touching its sessions.
+ * Each peer holds up to three sessions:
+ *   cur   the one we send on;
+ *   prev  the one it replaced, still accepted on receive until it ages out,
+ *         so packets in flight across a rekey are not lost;
+ *   next  a session we answered as responder, promoted to cur when the
+ *         initiator first uses it (key confirmation).
+ * and at most one handshake it initiated and waits on.
+ */
+#ifndef TUND_PEER_H
+#define TUND_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "addr.h"
+#include "config.h"
+#include "keys.h"
+#include "noise.h"
+#include "session.h"
+#include "wire.h"
+
+#define PEER_QUEUE_LEN 64  /* packets held while a handshake completes */
+
+struct daemon;
+struct peers;
+
+struct peer_queue {
+	uint8_t *pkt[PEER_QUEUE_LEN];
+	uint16_t len[PEER_QUEUE_LEN];
+	unsigned head, count;
+};
+
+struct peer {
+	struct daemon *d;
+	struct peers *table;              /* the table that owns it */
+	struct cfg_peer cfg;              /* name, role, key, psk, configured endpoint */
+	uint8_t psk[NOISE_PSK_LEN];       /* zeros without a preshared key */
+	char system_id[UUID_STR_LEN + 1];
+	uint32_t addr;                    /* where it appears locally (host order) */
+	bool has_endpoint;
+	struct endpoint endpoint;         /* where its packets go now */
+
+	struct session *cur, *prev, *next;
+
+	/* Handshake we initiated and are waiting on. */
+	struct noise_handshake hs;
+	bool hs_active;
+	uint32_t hs_index;
+	uint64_t hs_started_ms;           /* first attempt of this round */
+	uint64_t hs_sent_ms;              /* last retransmission */
+	uint64_t hs_sent_ns;              /* uv_hrtime of it, for the round-trip time */
+	unsigned hs_tries;
+
+	uint8_t last_ts[WIRE_TAI64N_LEN]; /* greatest initiation timestamp accepted */
+
+	struct peer_queue queue;
+
+	/* Loop times (ms) that drive the timers; 0 = never. */
+	uint64_t last_rx_ms;              /* any authenticated frame */
+	uint64_t last_tx_ms;              /* any frame sent */
+	uint64_t last_data_rx_ms;         /* authenticated non-empty DATA */
+	uint64_t last_data_tx_ms;         /* non-empty DATA sent */
+
+	int64_t last_handshake_unix;
+	int64_t rtt_us;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	uint64_t rx_replayed, rx_auth_failed;
+
+	uv_timer_t timer;                 /* see timers.c */
+	uint64_t timer_due;               /* loop ms it is armed for; 0 = idle */
+};
+
+int peers_new(struct peers **out, struct daemon *d);
+/* Closes every peer's timer and frees everything in close callbacks;
+ * done(arg) runs when the last peer is gone. */
+void peers_free(struct peers *t, void (*done)(void *arg), void *arg);
+
+/* Adds a peer from its config; addr is where it appears locally. */
+int peers_add(struct peers *t, const struct cfg_peer *cfg, uint32_t addr, struct peer **out);
+size_t peers_count(const struct peers *t);
+struct peer *peers_at(const struct peers *t, size_t i);
+
+struct peer *peers_by_key(const struct peers *t, const uint8_t key[KEY_LEN]);
+struct peer *peers_by_addr(const struct peers *t, uint32_t addr);
+
+/* Session indices: random, nonzero, unique among live ones. */
+uint32_t peers_index_alloc(struct peers *t, struct peer *p, struct session *s);
+void peers_index_free(struct peers *t, uint32_t index);
+/* Hands a pending handshake's index to the session it produced. */
+void peers_index_bind(struct peers *t, uint32_t index, struct session *s);
+/* The peer (and session; NULL for a pending handshake) an index belongs to. */
+struct peer *peers_by_index(const struct peers *t, uint32_t index, struct session **s);
+
+/* Session slots: install a new session, retire/free old ones, drop all. */
+void peer_install_session(struct peer *p, struct session *s);  /* cur := s, prev := old cur */
+void peer_set_next(struct peer *p, struct session *s);         /* replaces a waiting next */
+void peer_confirm_next(struct peer *p);                        /* next becomes cur */
+void peer_free_session(struct peer *p, struct session **slot);
+void peer_clear_sessions(struct peer *p);
+void peer_end_handshake(struct peer *p);
+
+/* Queue of packets waiting for a session (drops the oldest when full). */
+bool peer_queue_push(struct peer *p, const uint8_t *pkt, size_t len);
+/* Pops into buf; returns the length or 0 when empty. */
+size_t peer_queue_pop(struct peer *p, uint8_t *buf, size_t cap);
+
+/* Stable address for a client inside the pool: the configured one, or one
+ * derived from a hash of its key, probing past collisions and the own address. */
+int peers_pool_address(const struct peers *t, const uint8_t key[KEY_LEN], uint32_t pool,
+		       unsigned pool_len, uint32_t own, uint32_t *out);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * receive.c - the inbound half: datagrams from the UDP socket are
+ * classified by their first byte (wire.h) and handed to one handler per
+ * message type. Each handler validates and authenticates first and works
+ * in locals; peer state changes only after every check passed, so a bad
+ * datagram leaves nothing behind but a counter (STYLE.md rule 6).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "peer.h"
+#include "timers.h"
+#include "xlate.h"
+
+#define RECV_ROUNDS_PER_CALLBACK 8
+
+static void learn_endpoint(struct peer *p, const struct endpoint *src)
+{
+	if (p->has_endpoint && endpoint_equal(&p->endpoint, src))
+		return;
+	char a[ENDPOINT_STR_LEN];
+	endpoint_format(a, src);
+	log_info("peer %s: endpoint is now %s", p->cfg.name, a);
+	p->endpoint = *src;
+	p->has_endpoint = true;
+}
+
+static void completed(struct daemon *d, struct peer *p)
+{
+	d->cnt.handshakes_completed++;
+	p->last_handshake_unix = (int64_t)time(NULL);
+}
+
+static void deliver(struct daemon *d, struct peer *p, uint8_t *pt, size_t len, uint64_t now)
+{
+	if (xlate_ipv4(pt, len, p->addr, d->cfg.address)) {
+		d->cnt.rx_bad_inner++;
+		return;
+	}
+	size_t total = (size_t)pt[2] << 8 | pt[3]; /* validated by xlate_ipv4: <= len */
+	if (write(d->tun.fd, pt, total) < 0) {
+		d->cnt.tun_write_errors++;
+		return;
+	}
+	p->rx_bytes += total;
+	p->rx_packets++;
+	p->last_data_rx_ms = now;
+	timers_data_received(p);
+}
+
+static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct endpoint *src, uint64_t now)
+{
+	struct wire_data_hdr h;
+	struct session *s;
+	uint8_t *pt;
+	size_t pt_len;
+
+	if (wire_decode_data_hdr(buf, len, &h)) {
+		d->cnt.rx_malformed++;
+		return;
+	}
+	struct peer *p = peers_by_index(d->peers, h.receiver, &s);
+	if (!p || !s) {
+		d->cnt.rx_unknown_index++;
+		return;
+	}
+	if (!timers_session_alive(d, s, now)) {
+		d->cnt.rx_expired++;
+		return;
+	}
+	int rc = session_decrypt(s, buf, len, h.counter, &pt, &pt_len);
+	if (rc == -EALREADY) {
+		p->rx_replayed++;
+		return;
+	}
+	if (rc) {
+		p->rx_auth_failed++;
+		return;
+	}
+	learn_endpoint(p, src);
+	p->last_rx_ms = now;
+	if (s == p->next) {
+		peer_confirm_next(p);
+		timers_session_installed(p);
+		send_queued(d, p);
+	}
+	if (pt_len)
+		deliver(d, p, pt, pt_len, now);
+}
+
+static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct endpoint *src, uint64_t now)
+{
+	struct wire_init m;
+	struct noise_handshake hs;
+	struct noise_cipher send, recv;
+	uint8_t peer_pub[KEY_LEN], ts[WIRE_TAI64N_LEN], resp[WIRE_RESP_LEN];
+
+	if (wire_decode_init(buf, len, &m)) {
+		d->cnt.rx_malformed++;
+		return;
+	}
+	if (!handshake_mac1_ok(buf, len, d->self.mac1_key)) {
+		d->cnt.handshake_bad_mac++;
+		return;
+	}
+	if (!ratelimit_allow(&d->rl, src->addr, now)) {
+		d->cnt.handshake_ratelimited++;
+		return;
+	}
+	if (handshake_init_consume(&hs, &d->self, &m, peer_pub, ts)) {
+		d->cnt.handshake_invalid++;
+		return;
+	}
+	struct peer *p = peers_by_key(d->peers, peer_pub);
+	if (!p || memcmp(ts, p->last_ts, sizeof(ts)) <= 0) {
+		char k[KEY_B64_LEN + 1], a[ENDPOINT_STR_LEN];
+		key_to_base64(k, peer_pub);
+		endpoint_format(a, src);
+		if (p)
+			log_debug("handshake from %s for peer %s refused: replayed timestamp", a, p->cfg.name);
+		else
+			log_info("handshake from %s with key %s refused: not an allowed peer or client", a, k);
+		d->cnt.handshake_invalid++;
+		goto out;
+	}
+	/* Both sides initiated at once: the larger public key keeps its own
+	 * handshake and the other side answers it, so they converge on one. */
+	if (p->hs_active && memcmp(d->self.pub, p->cfg.key, KEY_LEN) > 0) {
+		if (!p->has_endpoint || !endpoint_equal(&p->endpoint, src)) {
+			learn_endpoint(p, src);
+			send_handshake_init(d, p);
+		}
+		goto out;
+	}
+	struct session *s = calloc(1, sizeof(*s));
+	uint32_t idx = s ? peers_index_alloc(d->peers, p, s) : 0;
+	if (!idx || handshake_resp_create(&hs, p->psk, idx, m.sender, resp, &send, &recv)) {
+		if (idx)
+			peers_index_free(d->peers, idx);
+		free(s);
+		goto out;
+	}
+	memcpy(p->last_ts, ts, sizeof(ts));
+	if (p->hs_active)
+		peer_end_handshake(p); /* we yield to theirs */
+	session_init(s, idx, m.sender, &send, &recv, false, now);
+	peer_set_next(p, s);
+	learn_endpoint(p, src);
+	udp_send_one(&d->udp, resp, sizeof(resp), &p->endpoint);
+	p->last_tx_ms = now;
+	p->last_rx_ms = now;
+	completed(d, p);
+	log_debug("peer %s: answered a handshake", p->cfg.name);
+	timers_session_installed(p);
+out:
+	noise_handshake_wipe(&hs);
+	sodium_memzero(&send, sizeof(send));
+	sodium_memzero(&recv, sizeof(recv));
+}
+
+static void rx_resp(struct daemon *d, uint8_t *buf, size_t len, const struct endpoint *src, uint64_t now)
+{
+	struct wire_resp m;
+	struct session *s;
+	struct noise_cipher send, recv;
+
+	if (wire_decode_resp(buf, len, &m)) {
+		d->cnt.rx_malformed++;
+		return;
+	}
+	if (!handshake_mac1_ok(buf, len, d->self.mac1_key)) {
+		d->cnt.handshake_bad_mac++;
+		return;
+	}
+	struct peer *p = peers_by_index(d->peers, m.receiver, &s);
+	if (!p || s || !p->hs_active || p->hs_index != m.receiver) {
+		d->cnt.rx_unknown_index++;
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return;
+	if (handshake_resp_consume(&p->hs, &m, &send, &recv)) {
+		free(s);
+		d->cnt.handshake_invalid++;
+		return;
+	}
+	session_init(s, p->hs_index, m.sender, &send, &recv, true, now);
+	sodium_memzero(&send, sizeof(send));
+	sodium_memzero(&recv, sizeof(recv));
+	peers_index_bind(d->peers, p->hs_index, s);
+	p->hs_active = false;
+	p->hs_tries = 0;
+	p->rtt_us = (int64_t)((uv_hrtime() - p->hs_sent_ns) / 1000);
+	peer_install_session(p, s);
+	learn_endpoint(p, src);
+	p->last_rx_ms = now;
+	completed(d, p);
+	log_info("peer %s: handshake complete (rtt %lld us)", p->cfg.name, (long long)p->rtt_us);
+	uint64_t sent_before = p->tx_packets;
+	send_queued(d, p);
+	if (p->tx_packets == sent_before)
+		send_keepalive(d, p); /* confirms the session to the responder */
+	timers_session_installed(p);
+}
+
+static void dispatch(struct daemon *d, uint8_t *buf, size_t len, const struct endpoint *src, uint64_t now)
+{
+	switch (wire_type(buf, len)) {
+	case WIRE_TYPE_DATA:
+		rx_data(d, buf, len, src, now);
+		break;
+	case WIRE_TYPE_HANDSHAKE_INIT:
+		rx_init(d, buf, len, src, now);
+		break;
+	case WIRE_TYPE_HANDSHAKE_RESP:
+		rx_resp(d, buf, len, src, now);
+		break;
+	default:
+		d->cnt.rx_unknown_type++; /* STUN (0x00-0x3f) arrives with the mediator issue */
+		break;
+	}
+}
+
+void receive_udp_readable(struct daemon *d)
+{
+	for (int round = 0; round < RECV_ROUNDS_PER_CALLBACK; round++) {
+		int n = udp_recv_batch(&d->udp);
+		if (n <= 0) {
+			if (n < 0)
+				log_warn("UDP receive: %s", strerror(-n));
+			break;
+		}
+		uint64_t now = uv_now(d->loop);
+		for (int i = 0; i < n; i++) {
+			struct mmsghdr *m = &d->udp.rx_msgs[i];
+			struct endpoint src;
+			if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+				d->cnt.rx_malformed++;
+				continue;
+			}
+			endpoint_from_sockaddr(&src, &d->udp.rx_addr[i]);
+			dispatch(d, udp_rx_data(&d->udp, i), m->msg_len, &src, now);
+		}
+		udp_flush(&d->udp);
+		if (n < UDP_BATCH)
+			break;
+	}
+}

@@ -1,0 +1,150 @@
+/*
+ * send.c - the outbound half of the data path: packets read from the TUN
+ * are matched to a peer by destination address, encrypted in place in a
+ * UDP transmit slot (the TUN read lands right after the DATA header, so
+ * the packet is never copied) and sent in one sendmmsg batch. Packets for
+ * a peer without a usable session wait in its queue while a handshake runs.
+ * Also builds handshake initiations and keepalives.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "peer.h"
+#include "timers.h"
+#include "xlate.h"
+
+#define TUN_READS_PER_CALLBACK 64
+
+static bool can_initiate(const struct peer *p)
+{
+	return p->has_endpoint;
+}
+
+void send_handshake_init(struct daemon *d, struct peer *p)
+{
+	uint64_t now = uv_now(d->loop);
+	uint8_t msg[WIRE_INIT_LEN];
+
+	if (!can_initiate(p))
+		return;
+	if (p->hs_active) {
+		peers_index_free(d->peers, p->hs_index); /* each try: new ephemeral, new index */
+		noise_handshake_wipe(&p->hs);
+		p->hs_active = false;
+	} else {
+		p->hs_started_ms = now;
+		p->hs_tries = 0;
+	}
+	p->hs_index = peers_index_alloc(d->peers, p, NULL);
+	if (!p->hs_index)
+		return;
+	if (handshake_init_create(&p->hs, &d->self, p->cfg.key, p->psk, p->hs_index, msg)) {
+		peers_index_free(d->peers, p->hs_index);
+		return;
+	}
+	p->hs_active = true;
+	p->hs_tries++;
+	p->hs_sent_ms = now;
+	p->hs_sent_ns = uv_hrtime();
+	log_debug("peer %s: handshake initiation #%u", p->cfg.name, p->hs_tries);
+	udp_send_one(&d->udp, msg, sizeof(msg), &p->endpoint);
+	p->last_tx_ms = now;
+	timers_handshake_sent(p);
+}
+
+static void maybe_rekey(struct daemon *d, struct peer *p, uint64_t now)
+{
+	if (!p->hs_active && can_initiate(p) &&
+	    (!timers_session_alive(d, p->cur, now) || timers_session_wants_rekey(d, p->cur, now)))
+		send_handshake_init(d, p);
+}
+
+/* Encrypts the packet already sitting at slot + WIRE_DATA_HDR_LEN and
+ * commits the frame to the batch. */
+static void send_in_slot(struct daemon *d, struct peer *p, uint8_t *slot, size_t len, uint64_t now)
+{
+	int n = session_encrypt(p->cur, slot + WIRE_DATA_HDR_LEN, len, slot, UDP_SLOT_LEN);
+	if (n < 0) {
+		d->cnt.udp_send_errors++;
+		return;
+	}
+	udp_tx_commit(&d->udp, (size_t)n, &p->endpoint);
+	p->last_tx_ms = now;
+	timers_any_sent(p);
+	if (len) {
+		p->tx_bytes += len;
+		p->tx_packets++;
+		p->last_data_tx_ms = now;
+		timers_data_sent(p);
+	}
+}
+
+static bool session_ready(struct daemon *d, struct peer *p, uint64_t now)
+{
+	return p->cur && p->has_endpoint && timers_session_alive(d, p->cur, now);
+}
+
+void send_keepalive(struct daemon *d, struct peer *p)
+{
+	uint64_t now = uv_now(d->loop);
+	if (!session_ready(d, p, now))
+		return;
+	send_in_slot(d, p, udp_tx_slot(&d->udp), 0, now);
+	udp_flush(&d->udp);
+}
+
+void send_queued(struct daemon *d, struct peer *p)
+{
+	uint64_t now = uv_now(d->loop);
+	if (!session_ready(d, p, now))
+		return;
+	while (p->queue.count) {
+		uint8_t *slot = udp_tx_slot(&d->udp);
+		size_t len = peer_queue_pop(p, slot + WIRE_DATA_HDR_LEN, UDP_SLOT_LEN - WIRE_DATA_MIN_LEN);
+		send_in_slot(d, p, slot, len, now);
+	}
+	udp_flush(&d->udp);
+}
+
+static void route_packet(struct daemon *d, uint8_t *slot, size_t len, uint64_t now)
+{
+	uint8_t *pkt = slot + WIRE_DATA_HDR_LEN;
+	uint32_t src, dst;
+	if (xlate_ipv4_addrs(pkt, len, &src, &dst)) {
+		d->cnt.tun_not_ipv4++;
+		return;
+	}
+	struct peer *p = peers_by_addr(d->peers, dst);
+	if (!p) {
+		d->cnt.tun_no_peer++;
+		return;
+	}
+	if (session_ready(d, p, now)) {
+		send_in_slot(d, p, slot, len, now);
+		maybe_rekey(d, p, now);
+		return;
+	}
+	if (!peer_queue_push(p, pkt, len))
+		d->cnt.tun_queue_dropped++;
+	if (!p->hs_active)
+		send_handshake_init(d, p);
+}
+
+void send_tun_readable(struct daemon *d)
+{
+	uint64_t now = uv_now(d->loop);
+	for (int i = 0; i < TUN_READS_PER_CALLBACK; i++) {
+		uint8_t *slot = udp_tx_slot(&d->udp);
+		ssize_t n = read(d->tun.fd, slot + WIRE_DATA_HDR_LEN, UDP_SLOT_LEN - WIRE_DATA_MIN_LEN);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("read from %s: %s", d->tun.name, strerror(errno));
+			break;
+		}
+		route_packet(d, slot, (size_t)n, now);
+	}
+	udp_flush(&d->udp);
+}

@@ -1,0 +1,197 @@
+/*
+ * timers.c - see timers.h. Each peer has one uv_timer_t. Events record
+ * loop times in the peer; arm() moves the timer earlier when an event
+ * creates an earlier deadline (a compare per packet, no syscall), and the
+ * timer callback re-derives every deadline from the recorded times, acts
+ * on those that passed and re-arms for the next. A timer that fires early
+ * therefore does nothing but re-arm.
+ */
+#include "timers.h"
+
+#include <stdlib.h>
+
+#include <sodium.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "peer.h"
+
+unsigned timers_scale_from_env(void)
+{
+#ifdef TUND_TEST_HOOKS
+	const char *s = getenv("TUND_TEST_TIME_SCALE");
+	if (s && *s) {
+		long v = strtol(s, NULL, 10);
+		if (v >= 1 && v <= 1000) {
+			log_warn("test build: protocol session ages divided by %ld (TUND_TEST_TIME_SCALE)", v);
+			return (unsigned)v;
+		}
+	}
+#endif
+	return 1;
+}
+
+uint64_t timers_rekey_after(const struct daemon *d, const struct session *s)
+{
+	uint64_t t = TIMERS_REKEY_AFTER_MS + (s->initiator ? 0 : TIMERS_RESPONDER_EXTRA_MS);
+	return t / d->time_scale;
+}
+
+uint64_t timers_reject_after(const struct daemon *d)
+{
+	return TIMERS_REJECT_AFTER_MS / d->time_scale;
+}
+
+bool timers_session_alive(const struct daemon *d, const struct session *s, uint64_t now)
+{
+	return s && now - s->created_ms < timers_reject_after(d);
+}
+
+bool timers_session_wants_rekey(const struct daemon *d, const struct session *s, uint64_t now)
+{
+	return now - s->created_ms >= timers_rekey_after(d, s) || session_needs_rekey_by_count(s);
+}
+
+static uint64_t retransmit_delay(const struct peer *p)
+{
+	uint64_t t = TIMERS_REKEY_TIMEOUT_MS;
+	for (unsigned i = 1; i < p->hs_tries && t < TIMERS_REKEY_TIMEOUT_MAX_MS; i++)
+		t *= 2;
+	if (t > TIMERS_REKEY_TIMEOUT_MAX_MS)
+		t = TIMERS_REKEY_TIMEOUT_MAX_MS;
+	return t;
+}
+
+static void timer_cb(uv_timer_t *h);
+
+static void arm(struct peer *p, uint64_t due)
+{
+	uint64_t now = uv_now(p->d->loop);
+	if (p->timer_due && p->timer_due <= due)
+		return;
+	p->timer_due = due;
+	uv_timer_start(&p->timer, timer_cb, due > now ? due - now : 0, 0);
+}
+
+static bool can_initiate(const struct peer *p)
+{
+	return p->has_endpoint;
+}
+
+/* The earliest moment anything must happen for this peer; 0 = nothing. */
+static uint64_t next_due(const struct peer *p)
+{
+	const struct daemon *d = p->d;
+	uint64_t due = 0;
+#define CONSIDER(t) do { uint64_t t_ = (t); if (!due || t_ < due) due = t_; } while (0)
+	if (p->hs_active)
+		CONSIDER(p->hs_sent_ms + retransmit_delay(p));
+	if (p->cur && p->last_data_rx_ms > p->last_tx_ms)
+		CONSIDER(p->last_data_rx_ms + TIMERS_KEEPALIVE_MS);
+	if (p->cur && can_initiate(p) && p->last_data_tx_ms > p->last_rx_ms)
+		CONSIDER(p->last_data_tx_ms + TIMERS_NEW_HANDSHAKE_MS);
+	if (p->cur && p->cfg.persistent_keepalive)
+		CONSIDER(p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL);
+	if (p->cur)
+		CONSIDER(p->cur->created_ms + timers_reject_after(d));
+	if (p->prev)
+		CONSIDER(p->prev->created_ms + timers_reject_after(d));
+	if (p->next)
+		CONSIDER(p->next->created_ms + timers_reject_after(d));
+#undef CONSIDER
+	return due;
+}
+
+static void expire_sessions(struct peer *p, uint64_t now)
+{
+	const struct daemon *d = p->d;
+	if (p->prev && !timers_session_alive(d, p->prev, now))
+		peer_free_session(p, &p->prev);
+	if (p->next && !timers_session_alive(d, p->next, now))
+		peer_free_session(p, &p->next);
+	if (p->cur && !timers_session_alive(d, p->cur, now)) {
+		log_info("peer %s: session expired", p->cfg.name);
+		peer_free_session(p, &p->cur);
+	}
+}
+
+static void handshake_due(struct peer *p, uint64_t now)
+{
+	struct daemon *d = p->d;
+	if (now - p->hs_started_ms >= TIMERS_REKEY_ATTEMPT_MS / d->time_scale && !p->queue.count) {
+		log_info("peer %s: no handshake response after %u tries, giving up until there is traffic",
+			 p->cfg.name, p->hs_tries);
+		peer_end_handshake(p);
+		return;
+	}
+	send_handshake_init(d, p);
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+	struct peer *p = h->data;
+	struct daemon *d = p->d;
+	uint64_t now = uv_now(d->loop);
+
+	p->timer_due = 0;
+	if (d->stopping)
+		return;
+	expire_sessions(p, now);
+	if (p->hs_active && now >= p->hs_sent_ms + retransmit_delay(p))
+		handshake_due(p, now);
+	if (p->cur && can_initiate(p) && !p->hs_active && p->last_data_tx_ms > p->last_rx_ms &&
+	    now >= p->last_data_tx_ms + TIMERS_NEW_HANDSHAKE_MS) {
+		log_info("peer %s: no reply for %u ms, starting a new handshake", p->cfg.name,
+			 TIMERS_NEW_HANDSHAKE_MS);
+		p->last_data_tx_ms = 0;
+		send_handshake_init(d, p);
+	}
+	if (p->cur && p->last_data_rx_ms > p->last_tx_ms && now >= p->last_data_rx_ms + TIMERS_KEEPALIVE_MS)
+		send_keepalive(d, p);
+	if (p->cur && p->cfg.persistent_keepalive &&
+	    now >= p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL)
+		send_keepalive(d, p);
+	uint64_t due = next_due(p);
+	if (due)
+		arm(p, due > now ? due : now + 1);
+}
+
+void timers_handshake_sent(struct peer *p)
+{
+	uint64_t jitter = randombytes_uniform(334);
+	arm(p, p->hs_sent_ms + retransmit_delay(p) + jitter);
+}
+
+void timers_handshake_done(struct peer *p)
+{
+	uint64_t due = next_due(p);
+	if (due)
+		arm(p, due);
+}
+
+void timers_session_installed(struct peer *p)
+{
+	timers_handshake_done(p);
+}
+
+void timers_data_sent(struct peer *p)
+{
+	if (can_initiate(p) && p->last_data_tx_ms > p->last_rx_ms)
+		arm(p, p->last_data_tx_ms + TIMERS_NEW_HANDSHAKE_MS);
+}
+
+void timers_any_sent(struct peer *p)
+{
+	if (p->cfg.persistent_keepalive)
+		arm(p, p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL);
+}
+
+void timers_data_received(struct peer *p)
+{
+	arm(p, p->last_data_rx_ms + TIMERS_KEEPALIVE_MS);
+}
+
+void timers_any_received(struct peer *p)
+{
+	(void)p; /* deadlines derived from receipt only move later: nothing to arm */
+}
