@@ -1,0 +1,815 @@
+/*
+ * config.c - tund.conf into struct cfg (format in config.h, every key and
+ * range in docs/tund.conf.md).
+ *
+ * inih splits "key = value" lines, reading through our own line reader
+ * (read_line_cb): Debian's inih gives the handler no line number, so the
+ * reader counts lines; inih keeps 50 bytes of a section name and is silent
+ * about a section without keys, so the reader parses [section] headers;
+ * inih reads an indented line as the continuation of the previous value,
+ * so the reader strips indentation (tund has no multi-line values). It
+ * also cuts comments and refuses control characters and lines longer than
+ * inih's buffer, which inih would silently split in two.
+ *
+ * Invariants: only the first error is kept, and reading stops there. Each
+ * value is checked as it is read; rules that span keys (required keys,
+ * client_pool, uniqueness) run at the end, in file order. Key material is
+ * never put in a message, and every buffer that held a preshared key (the
+ * peer array, inih's line buffer, the stdio buffer) is wiped.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <sodium.h>
+
+#include "config.h"
+
+#define CFG_DEFAULT_KEY_FILE "/etc/tund/private.key"
+#define CFG_DEFAULT_INTERFACE "tund0"
+#define CFG_DEFAULT_PORT 41641
+#define CFG_DEFAULT_MTU 1380
+#define CFG_DEFAULT_SOCKET "/run/tund/tund.sock"
+#define CFG_MTU_MIN 576          /* every IPv4 host must accept 576 (RFC 791) */
+#define CFG_MTU_MAX 9000         /* jumbo frames, the largest common link MTU */
+#define CFG_KEEPALIVE_MAX 3600   /* seconds */
+#define CFG_PREFIX_MIN 8         /* shorter own prefixes or pools are typos */
+#define CFG_SECTIONS_MAX 4096    /* [peer] + [client]; checks below are quadratic */
+#define CFG_QUOTE_MAX 64         /* bytes of a value shown in a message */
+#define CFG_QUOTE_BUF (CFG_QUOTE_MAX * 4 + 8)
+#define CFG_SECT_BUF (CFG_NAME_MAX + 16)
+
+#define CUR_NONE (-2L)           /* before the first section */
+#define CUR_TUND (-1L)           /* otherwise: an index into cfg.peers */
+
+enum { TK_PRIVATE_KEY_FILE, TK_INTERFACE, TK_ADDRESS, TK_LISTEN_PORT, TK_MTU,
+       TK_CONTROL_SOCKET, TK_CLIENT_POOL, TK_LOG_LEVEL, TK_N };
+static const char *const tund_keys[TK_N] = {
+	"private_key_file", "interface", "address", "listen_port", "mtu",
+	"control_socket", "client_pool", "log_level",
+};
+
+enum { PK_KEY, PK_ADDRESS, PK_ENDPOINT, PK_PSK, PK_KEEPALIVE, PK_N };
+static const char *const peer_keys[PK_N] = {
+	"key", "address", "endpoint", "preshared_key", "persistent_keepalive",
+};
+
+static const char *const log_levels[] = { "error", "warn", "info", "debug" };
+
+/* The bytes being parsed: a NUL-terminated string or a FILE. */
+struct src {
+	const char *text;
+	size_t pos;
+	FILE *f;
+	int back[3];             /* pushed-back bytes, the next one last */
+	int n_back;
+	int err;                 /* errno of a failed read, 0 = none */
+};
+
+/* Line of each key of a [peer]/[client] section, 0 = not (yet) set;
+ * kept beside cfg.peers for the checks at the end. */
+struct sect_lines {
+	int key[PK_N];
+};
+
+struct pstate {
+	struct cfg *c;
+	struct src src;
+	int line;                /* the line the reader handed out last */
+	int tund_line;
+	int tund_key[TK_N];
+	long cur;                /* section of the current line */
+	struct sect_lines *lines;
+	size_t cap;              /* of c->peers and lines */
+	char q[CFG_QUOTE_BUF];   /* the current value, quoted for messages */
+	int rc;                  /* first error, 0 = none yet */
+	int err_line;
+	char *err;
+	size_t errlen;
+};
+
+static int src_getc(struct src *s)
+{
+	if (s->n_back > 0)
+		return s->back[--s->n_back];
+	if (s->text)
+		return s->text[s->pos] ? (unsigned char)s->text[s->pos++] : EOF;
+	errno = 0;
+	int ch = getc(s->f);
+	if (ch == EOF && ferror(s->f) && !s->err)
+		s->err = errno ? errno : EIO;
+	return ch;
+}
+
+/* A UTF-8 byte order mark is dropped; anything else is pushed back. */
+static void src_skip_bom(struct src *s)
+{
+	static const unsigned char bom[3] = { 0xef, 0xbb, 0xbf };
+	int got[3];
+	int n = 0;
+
+	while (n < 3) {
+		int ch = src_getc(s);
+		if (ch == EOF)
+			break;
+		got[n++] = ch;
+		if (ch != bom[n - 1])
+			break;
+	}
+	if (n == 3 && got[2] == bom[2])
+		return;
+	for (int i = n - 1; i >= 0; i--)
+		s->back[s->n_back++] = got[i];
+}
+
+/* Printable ASCII as is, other bytes as \xNN, at most CFG_QUOTE_MAX bytes
+ * of s; with_quotes also escapes '"' and '\' and wraps it in quotes. */
+static void escape(char *out, size_t outlen, const char *s, bool with_quotes)
+{
+	size_t o = 0, i;
+
+	if (with_quotes)
+		out[o++] = '"';
+	for (i = 0; s[i] && i < CFG_QUOTE_MAX && o + 8 < outlen; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (with_quotes && (ch == '"' || ch == '\\'))
+			o += (size_t)snprintf(out + o, outlen - o, "\\%c", ch);
+		else if (ch >= 0x20 && ch < 0x7f)
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+	}
+	if (s[i] && o + 5 < outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	if (with_quotes)
+		out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* 'tund', 'peer "NAME"' or 'client "NAME"'. */
+static void sect_desc(const struct pstate *ps, long idx, char out[CFG_SECT_BUF])
+{
+	const struct cfg_peer *p = idx >= 0 ? &ps->c->peers[idx] : NULL;
+
+	if (!p)
+		snprintf(out, CFG_SECT_BUF, "tund");
+	else
+		snprintf(out, CFG_SECT_BUF, "%s \"%s\"",
+			 p->role == CFG_ROLE_PEER ? "peer" : "client", p->name);
+}
+
+/* Records the first error as "PATH:LINE: [SECTION] KEY: message"; line 0
+ * drops ":LINE", idx CUR_NONE drops the section, key NULL drops the key. */
+__attribute__((format(printf, 6, 7)))
+static void fail(struct pstate *ps, int rc, int line, long idx, const char *key,
+		 const char *fmt, ...)
+{
+	char num[16] = "", sect[CFG_SECT_BUF + 2] = "", k[CFG_QUOTE_BUF] = "", msg[CFG_ERR_MAX];
+	va_list ap;
+
+	if (ps->rc)
+		return;
+	ps->rc = rc;
+	ps->err_line = line;
+	if (!ps->err || ps->errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(num, sizeof(num), ":%d", line);
+	if (idx != CUR_NONE) {
+		sect_desc(ps, idx, sect + 1);
+		sect[0] = '[';
+		strcat(sect, "]");
+	}
+	if (key)
+		escape(k, sizeof(k), key, false);
+	snprintf(ps->err, ps->errlen, "%s%s: %s%s%s%s%s", ps->c->path, num, sect,
+		 *sect && key ? " " : "", k, *sect || key ? ": " : "", msg);
+}
+
+/* A value error at the current line of the current section... */
+#define bad(ps, key, ...) fail((ps), -EINVAL, (ps)->line, (ps)->cur, (key), __VA_ARGS__)
+/* ...an error of the current line as a whole... */
+#define bad_line(ps, ...) fail((ps), -EINVAL, (ps)->line, CUR_NONE, NULL, __VA_ARGS__)
+/* ...and one found at the end, at a line of section i. */
+#define bad_at(ps, line, i, key, ...) fail((ps), -EINVAL, (line), (long)(i), (key), __VA_ARGS__)
+
+static bool is_blank(int ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+static bool name_char(int ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+}
+
+/* Neither "this network" (0/8), loopback, multicast nor class E/broadcast:
+ * an address tund can give to itself, a peer or a client. */
+static bool addr_usable(uint32_t a)
+{
+	uint8_t top = (uint8_t)(a >> 24);
+	return top != 0 && top != 127 && top < 224;
+}
+
+/* Strict decimal: digits only, no sign, no white space. */
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	unsigned long v = 0;
+	bool big = false;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max) {
+			big = true;
+			v = max;   /* keeps the loop from overflowing */
+		}
+	}
+	if (big)
+		return -ERANGE;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static void set_uint(struct pstate *ps, const char *key, const char *value,
+		     unsigned min, unsigned max, unsigned *out)
+{
+	unsigned v;
+	int r = parse_uint(value, max, &v);
+
+	if (r == -EINVAL)
+		bad(ps, key, "%s is not a number", ps->q);
+	else if (r < 0 || v < min)
+		bad(ps, key, "%s is out of range (%u..%u)", ps->q, min, max);
+	else
+		*out = v;
+}
+
+static void set_path(struct pstate *ps, const char *key, const char *value,
+		     char *dst, size_t dstlen)
+{
+	if (value[0] != '/')
+		bad(ps, key, "%s is not an absolute path", ps->q);
+	else if (strlen(value) >= dstlen)
+		bad(ps, key, "%s is too long (at most %zu characters)", ps->q, dstlen - 1);
+	else
+		memcpy(dst, value, strlen(value) + 1);
+}
+
+/* Stricter than the kernel's dev_valid_name(): a name that also works
+ * unquoted in ip(8) commands and unit files. */
+static void set_interface(struct pstate *ps, const char *value)
+{
+	size_t n = strlen(value);
+	bool ok = n < IFNAMSIZ && strcmp(value, ".") != 0 && strcmp(value, "..") != 0;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = name_char((unsigned char)value[i]);
+	if (!ok)
+		bad(ps, "interface", "%s is not a valid interface name "
+		    "(1..%d characters of A-Z a-z 0-9 . _ -)", ps->q, IFNAMSIZ - 1);
+	else
+		memcpy(ps->c->interface, value, n + 1);
+}
+
+/* "a.b.c.d/len", len 8..32: the network of client_pool (no host bits), or
+ * our own address, which must be a host of its prefix. */
+static void set_prefix(struct pstate *ps, const char *key, const char *value, bool network,
+		       uint32_t *a, unsigned *len)
+{
+	char net[ADDR_STR_LEN];
+	uint32_t tmp;
+
+	if (prefix_parse(a, len, value, true) < 0) {
+		bad(ps, key, "%s %s (a.b.c.d/len)", ps->q, addr_parse(&tmp, value) == 0 ?
+		    "has no prefix length" : "is not an IPv4 prefix");
+		return;
+	}
+	uint32_t host = *a & ~prefix_mask(*len);
+	addr_format(net, *a & prefix_mask(*len));
+	if (*len < CFG_PREFIX_MIN)
+		bad(ps, key, "%s: the prefix length must be %d..32", ps->q, CFG_PREFIX_MIN);
+	else if (!addr_usable(*a))
+		bad(ps, key, "%s is not a unicast address range", ps->q);
+	else if (network && host)
+		bad(ps, key, "%s has host bits set (did you mean %s/%u?)", ps->q, net, *len);
+	/* On a /30 or wider the kernel gives these two broadcast meaning. */
+	else if (!network && *len <= 30 && host == 0)
+		bad(ps, key, "%s is the network address of its prefix, not a host address", ps->q);
+	else if (!network && *len <= 30 && host == ~prefix_mask(*len))
+		bad(ps, key, "%s is the broadcast address of its prefix", ps->q);
+}
+
+static void set_log_level(struct pstate *ps, const char *value)
+{
+	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
+		if (strcmp(value, log_levels[i]) == 0) {
+			ps->c->log_level = (enum cfg_log_level)i;
+			return;
+		}
+	}
+	bad(ps, "log_level", "%s is not a log level (error, warn, info, debug)", ps->q);
+}
+
+static int lookup(const char *const *names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static void tund_key(struct pstate *ps, int k, const char *value)
+{
+	struct cfg *c = ps->c;
+	const char *name = tund_keys[k];
+	unsigned v = 0;
+
+	switch (k) {
+	case TK_PRIVATE_KEY_FILE:
+		set_path(ps, name, value, c->private_key_file, sizeof(c->private_key_file));
+		break;
+	case TK_INTERFACE:
+		set_interface(ps, value);
+		break;
+	case TK_ADDRESS:
+		set_prefix(ps, name, value, false, &c->address, &c->prefix_len);
+		break;
+	case TK_LISTEN_PORT:
+		set_uint(ps, name, value, 0, UINT16_MAX, &v);
+		c->listen_port = (uint16_t)v;
+		break;
+	case TK_MTU:
+		set_uint(ps, name, value, CFG_MTU_MIN, CFG_MTU_MAX, &c->mtu);
+		break;
+	case TK_CONTROL_SOCKET:
+		set_path(ps, name, value, c->control_socket, sizeof(c->control_socket));
+		break;
+	case TK_CLIENT_POOL:
+		set_prefix(ps, name, value, true, &c->client_pool, &c->client_pool_len);
+		c->has_client_pool = true;
+		break;
+	case TK_LOG_LEVEL:
+		set_log_level(ps, value);
+		break;
+	}
+}
+
+/* The value is never echoed: it may be a secret. */
+static void set_key(struct pstate *ps, const char *name, const char *value, uint8_t out[KEY_LEN])
+{
+	if (key_from_base64(out, value) < 0)
+		bad(ps, name, "not a valid base64 key (%d characters expected)", KEY_B64_LEN);
+}
+
+static void peer_key(struct pstate *ps, int k, const char *value)
+{
+	struct cfg_peer *p = &ps->c->peers[ps->cur];
+	const char *name = peer_keys[k];
+
+	switch (k) {
+	case PK_KEY:
+		set_key(ps, name, value, p->key);
+		if (!ps->rc && sodium_is_zero(p->key, KEY_LEN))
+			bad(ps, name, "the all-zero key is not a public key");
+		break;
+	case PK_ADDRESS:
+		if (addr_parse(&p->address, value) < 0)
+			bad(ps, name, "%s is not an IPv4 address", ps->q);
+		else if (!addr_usable(p->address))
+			bad(ps, name, "%s is not a usable unicast address", ps->q);
+		break;
+	case PK_ENDPOINT:
+		if (endpoint_parse(&p->endpoint, value) < 0)
+			bad(ps, name, "%s is not an IPv4 endpoint (a.b.c.d:port)", ps->q);
+		else if (p->endpoint.addr >> 24 == 0 || p->endpoint.addr >> 24 >= 224)
+			bad(ps, name, "%s is not a unicast address", ps->q);
+		p->has_endpoint = true;
+		break;
+	case PK_PSK:
+		set_key(ps, name, value, p->psk);
+		p->has_psk = true;
+		break;
+	case PK_KEEPALIVE:
+		set_uint(ps, name, value, 0, CFG_KEEPALIVE_MAX, &p->persistent_keepalive);
+		break;
+	}
+}
+
+/* inih calls this for each key = value. Its section argument is unused:
+ * inih cuts it at 50 bytes, and the reader has tracked it already. */
+static int handler_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct pstate *ps = user;
+	bool tund = ps->cur == CUR_TUND;
+	int k = tund ? lookup(tund_keys, TK_N, name) : lookup(peer_keys, PK_N, name);
+	int *seen = NULL;
+
+	(void)section;
+	if (ps->rc)
+		return 0;
+	if (k >= 0 && ps->cur != CUR_NONE)
+		seen = tund ? &ps->tund_key[k] : &ps->lines[ps->cur].key[k];
+	if (!*name)
+		bad_line(ps, "syntax error: '=' without a key name");
+	else if (ps->cur == CUR_NONE)
+		fail(ps, -EINVAL, ps->line, CUR_NONE, name,
+		     "key outside a section (start with [tund])");
+	else if (!seen)
+		bad(ps, name, "unknown key");
+	else if (!tund && ps->c->peers[ps->cur].role == CFG_ROLE_CLIENT &&
+		 (k == PK_ENDPOINT || k == PK_KEEPALIVE))
+		bad(ps, name, "not allowed in a [client] section (only in [peer])");
+	else if (*seen)
+		bad(ps, name, "duplicate key (first set at line %d)", *seen);
+	else if (!*value)
+		bad(ps, name, "empty value");
+	if (ps->rc)
+		return 0;
+	*seen = ps->line;
+	escape(ps->q, sizeof(ps->q), value, true);
+	if (tund)
+		tund_key(ps, k, value);
+	else
+		peer_key(ps, k, value);
+	return ps->rc == 0;
+}
+
+/* Grows cfg.peers by copying, so that old copies of preshared keys are
+ * wiped rather than left behind by realloc. */
+static int grow(struct pstate *ps)
+{
+	struct cfg *c = ps->c;
+	size_t cap = ps->cap ? ps->cap * 2 : 8;
+
+	if (cap > CFG_SECTIONS_MAX)
+		cap = CFG_SECTIONS_MAX;
+	struct sect_lines *sl = realloc(ps->lines, cap * sizeof(*sl));
+	if (!sl)
+		return -ENOMEM;
+	ps->lines = sl;
+	struct cfg_peer *p = calloc(cap, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	if (c->peers) {
+		memcpy(p, c->peers, c->n_peers * sizeof(*p));
+		sodium_memzero(c->peers, c->n_peers * sizeof(*p));
+		free(c->peers);
+	}
+	c->peers = p;
+	ps->cap = cap;
+	return 0;
+}
+
+/* NULL for a valid [peer]/[client] name, else what is wrong with it. */
+static const char *name_problem(const char *name, size_t len)
+{
+	_Static_assert(CFG_NAME_MAX == 64, "the message below says 63");
+	if (len == 0)
+		return "the name is empty";
+	if (len >= CFG_NAME_MAX)
+		return "the name is longer than 63 characters";
+	for (size_t i = 0; i < len; i++)
+		if (!name_char((unsigned char)name[i]))
+			return "a name may only contain A-Z a-z 0-9 . _ -";
+	return NULL;
+}
+
+static void add_peer(struct pstate *ps, const char *hdr, enum cfg_role role,
+		     const char *name, size_t len)
+{
+	struct cfg *c = ps->c;
+	const char *why = name_problem(name, len);
+
+	if (why) {
+		bad_line(ps, "%s: %s", hdr, why);
+		return;
+	}
+	for (size_t i = 0; i < c->n_peers; i++) {
+		if (strlen(c->peers[i].name) == len && memcmp(c->peers[i].name, name, len) == 0) {
+			char other[CFG_SECT_BUF];
+			sect_desc(ps, (long)i, other);
+			bad_line(ps, "%s: the name is taken by [%s] at line %d", hdr, other,
+				 c->peers[i].line);
+			return;
+		}
+	}
+	if (c->n_peers == CFG_SECTIONS_MAX) {
+		bad_line(ps, "%s: more than %d [peer] and [client] sections", hdr,
+			 CFG_SECTIONS_MAX);
+		return;
+	}
+	if (c->n_peers == ps->cap && grow(ps) < 0) {
+		fail(ps, -ENOMEM, ps->line, CUR_NONE, NULL, "out of memory");
+		return;
+	}
+	struct cfg_peer *p = &c->peers[c->n_peers];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->name, name, len);
+	p->role = role;
+	p->line = ps->line;
+	memset(&ps->lines[c->n_peers], 0, sizeof(ps->lines[0]));
+	ps->cur = (long)c->n_peers++;
+}
+
+/* s is a whole line, trimmed, without comments, starting with '['. */
+static void section_header(struct pstate *ps, const char *s)
+{
+	char hdr[CFG_QUOTE_BUF];
+	const char *p = s + 1, *kind, *name = NULL;
+	size_t klen, nlen = 0;
+
+	escape(hdr, sizeof(hdr), s, false);
+	while (is_blank(*p))
+		p++;
+	for (kind = p; (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'); p++)
+		;
+	klen = (size_t)(p - kind);
+	bool tund = klen == 4 && memcmp(kind, "tund", 4) == 0;
+	bool peer = klen == 4 && memcmp(kind, "peer", 4) == 0;
+	bool client = klen == 6 && memcmp(kind, "client", 6) == 0;
+	if (!tund && !peer && !client) {
+		bad_line(ps, "unknown section %s (expected [tund], [peer \"NAME\"] or "
+			 "[client \"NAME\"])", hdr);
+		return;
+	}
+	while (is_blank(*p))
+		p++;
+	if (!tund) {
+		if (*p != '"') {
+			bad_line(ps, "%s: the name must be in double quotes: [%s \"NAME\"]", hdr,
+				 peer ? "peer" : "client");
+			return;
+		}
+		for (name = ++p; *p && *p != '"'; p++)
+			;
+		if (!*p) {
+			bad_line(ps, "%s: missing closing quote", hdr);
+			return;
+		}
+		nlen = (size_t)(p++ - name);
+		while (is_blank(*p))
+			p++;
+	} else if (*p == '"') {
+		bad_line(ps, "%s: [tund] takes no name", hdr);
+		return;
+	}
+	if (*p != ']' || p[1] != '\0') {
+		bad_line(ps, "%s: %s", hdr,
+			 *p == ']' ? "unexpected text after ']'" : "expected ']'");
+		return;
+	}
+	if (!tund) {
+		add_peer(ps, hdr, peer ? CFG_ROLE_PEER : CFG_ROLE_CLIENT, name, nlen);
+	} else if (ps->tund_line) {
+		bad_line(ps, "%s: duplicate section (first at line %d)", hdr, ps->tund_line);
+	} else {
+		ps->tund_line = ps->line;
+		ps->cur = CUR_TUND;
+	}
+}
+
+/* inih's line source. Hands out one line per call with indentation,
+ * comments and trailing blanks removed, so inih and we agree on line
+ * numbers; stops inih (NULL) at the end or at the first error. */
+static char *read_line_cb(char *str, int num, void *stream)
+{
+	struct pstate *ps = stream;
+	size_t cap = num > 1 ? (size_t)num - 1 : 0;   /* bytes that fit before the NUL */
+	size_t len = 0, end = 0;                       /* end: after the last non-blank */
+	bool after_blank = true, comment = false;
+	int ch;
+
+	/* inih's buffer held the previous line, which may be a preshared key. */
+	if (num > 0)
+		sodium_memzero(str, (size_t)num);
+	if (ps->rc || (ch = src_getc(&ps->src)) == EOF)
+		goto out;
+	ps->line++;
+	for (; ch != EOF && ch != '\n'; ch = src_getc(&ps->src)) {
+		if (ch == '\r') {
+			ch = src_getc(&ps->src);
+			if (ch == '\n' || ch == EOF)
+				break;
+			ch = '\r';
+		}
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			bad_line(ps, "control character 0x%02x (not a text file?)", ch);
+			goto out;
+		}
+		if (comment || (is_blank(ch) && len == 0))
+			continue;
+		if ((ch == ';' || ch == '#') && after_blank) {
+			comment = true;
+			continue;
+		}
+		after_blank = is_blank(ch);
+		if (len < cap) {
+			str[len++] = (char)ch;
+			if (!after_blank)
+				end = len;
+		} else if (!after_blank) {
+			bad_line(ps, "line too long (more than %zu characters without comments)",
+				 cap);
+			goto out;
+		}
+	}
+	if (ps->src.err)
+		goto out;
+	str[end] = '\0';
+	if (str[0] == '[') {
+		section_header(ps, str);
+		if (ps->rc)
+			goto out;
+	}
+	return str;
+out:
+	if (ps->src.err)
+		fail(ps, -ps->src.err, 0, CUR_NONE, NULL, "read error: %s", strerror(ps->src.err));
+	if (num > 0)
+		sodium_memzero(str, (size_t)num);
+	return NULL;
+}
+
+/* Section i has its required keys, and where it appears neither collides
+ * with this host or the client pool nor, for a client, lies outside it. */
+static void check_section(struct pstate *ps, size_t i)
+{
+	const struct cfg *c = ps->c;
+	const struct cfg_peer *p = &c->peers[i];
+	int n = p->role == CFG_ROLE_PEER ? 3 : 1;   /* key, address, endpoint; key */
+	int line = ps->lines[i].key[PK_ADDRESS];
+	uint32_t host = p->address & ~prefix_mask(c->prefix_len);
+	char a[ADDR_STR_LEN], pool[PREFIX_STR_LEN];
+
+	for (int k = 0; k < n && !ps->rc; k++)
+		if (!ps->lines[i].key[k])
+			bad_at(ps, p->line, i, peer_keys[k], "missing (required)");
+	if (p->role == CFG_ROLE_CLIENT && !c->has_client_pool)
+		bad_at(ps, p->line, i, NULL, "a [client] needs client_pool in [tund]");
+	if (ps->rc || !line)
+		return;
+	addr_format(a, p->address);
+	addr_format(pool, c->client_pool);
+	snprintf(pool + strlen(pool), sizeof(pool) - strlen(pool), "/%u", c->client_pool_len);
+	bool in_pool = c->has_client_pool &&
+		       prefix_contains(c->client_pool, c->client_pool_len, p->address);
+	if (p->role == CFG_ROLE_CLIENT && !in_pool)
+		bad_at(ps, line, i, "address", "\"%s\" is outside client_pool %s", a, pool);
+	else if (p->role == CFG_ROLE_CLIENT)
+		return;
+	else if (p->address == c->address)
+		bad_at(ps, line, i, "address", "\"%s\" is this host's own address", a);
+	else if (prefix_contains(c->address, c->prefix_len, p->address) && c->prefix_len <= 30 &&
+		 (host == 0 || host == ~prefix_mask(c->prefix_len)))
+		bad_at(ps, line, i, "address", "\"%s\" is the network or broadcast address of "
+		       "[tund] address", a);
+	else if (in_pool)
+		bad_at(ps, line, i, "address", "\"%s\" is inside client_pool %s", a, pool);
+}
+
+/* Neither the address (if set) nor the key of section i repeats an
+ * earlier section's. Public keys are not secret: plain memcmp. */
+static void check_unique(struct pstate *ps, size_t i)
+{
+	const struct cfg *c = ps->c;
+	const int *li = ps->lines[i].key;
+	char a[ADDR_STR_LEN], other[CFG_SECT_BUF];
+
+	addr_format(a, c->peers[i].address);
+	for (size_t j = 0; j < i && !ps->rc; j++) {
+		const int *lj = ps->lines[j].key;
+		bool same_addr = li[PK_ADDRESS] && lj[PK_ADDRESS] &&
+				 c->peers[j].address == c->peers[i].address;
+		if (!same_addr && memcmp(c->peers[j].key, c->peers[i].key, KEY_LEN) != 0)
+			continue;
+		sect_desc(ps, (long)j, other);
+		if (same_addr)
+			bad_at(ps, li[PK_ADDRESS], i, "address", "\"%s\" is already used by [%s] "
+			       "(line %d)", a, other, lj[PK_ADDRESS]);
+		else
+			bad_at(ps, li[PK_KEY], i, "key", "the same public key as [%s] (line %d)",
+			       other, lj[PK_KEY]);
+	}
+}
+
+/* The rules that need the whole file; sections in file order. */
+static void validate(struct pstate *ps)
+{
+	const struct cfg *c = ps->c;
+	char a[ADDR_STR_LEN];
+
+	if (!ps->tund_line) {
+		fail(ps, -EINVAL, 0, CUR_NONE, NULL, "no [tund] section (it must set address)");
+		return;
+	}
+	if (!ps->tund_key[TK_ADDRESS]) {
+		fail(ps, -EINVAL, ps->tund_line, CUR_TUND, "address", "missing (required)");
+		return;
+	}
+	if (c->has_client_pool && prefix_contains(c->client_pool, c->client_pool_len, c->address)) {
+		addr_format(a, c->address);
+		fail(ps, -EINVAL, ps->tund_key[TK_CLIENT_POOL], CUR_TUND, "client_pool",
+		     "contains this host's own address %s", a);
+		return;
+	}
+	for (size_t i = 0; i < c->n_peers && !ps->rc; i++) {
+		check_section(ps, i);
+		check_unique(ps, i);
+	}
+}
+
+/* Defaults (documented in docs/tund.conf.md) and an empty parse state. */
+static void pstate_init(struct pstate *ps, struct cfg *c, const char *name,
+			char *err, size_t errlen)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->c = c;
+	ps->cur = CUR_NONE;
+	ps->err = err;
+	ps->errlen = errlen;
+	if (err && errlen)
+		err[0] = '\0';
+	memset(c, 0, sizeof(*c));
+	snprintf(c->path, sizeof(c->path), "%s", name);
+	snprintf(c->private_key_file, sizeof(c->private_key_file), "%s", CFG_DEFAULT_KEY_FILE);
+	snprintf(c->interface, sizeof(c->interface), "%s", CFG_DEFAULT_INTERFACE);
+	c->listen_port = CFG_DEFAULT_PORT;
+	c->mtu = CFG_DEFAULT_MTU;
+	snprintf(c->control_socket, sizeof(c->control_socket), "%s", CFG_DEFAULT_SOCKET);
+	c->log_level = CFG_LOG_INFO;
+}
+
+static int run(struct pstate *ps)
+{
+	src_skip_bom(&ps->src);
+	int r = ini_parse_stream(read_line_cb, ps, handler_cb, ps);
+
+	/* inih goes on after a syntax error, so ours may be from a later line. */
+	if (r > 0 && (ps->rc == 0 || (ps->rc == -EINVAL && r < ps->err_line))) {
+		ps->rc = 0;
+		fail(ps, -EINVAL, r, CUR_NONE, NULL, "syntax error (expected \"key = value\", "
+		     "a [section] header or a comment)");
+	} else if (r < 0 && !ps->rc) {
+		fail(ps, -ENOMEM, 0, CUR_NONE, NULL, "out of memory");
+	}
+	if (!ps->rc)
+		validate(ps);
+	free(ps->lines);
+	ps->lines = NULL;
+	sodium_memzero(ps->q, sizeof(ps->q));   /* may quote a key */
+	if (ps->rc)
+		cfg_free(ps->c);
+	return ps->rc;
+}
+
+int cfg_parse_string(struct cfg *c, const char *name, const char *text, char *err, size_t errlen)
+{
+	struct pstate ps;
+
+	pstate_init(&ps, c, name, err, errlen);
+	ps.src.text = text;
+	return run(&ps);
+}
+
+int cfg_parse_file(struct cfg *c, const char *path, char *err, size_t errlen)
+{
+	struct pstate ps;
+	char buf[BUFSIZ];   /* ours, so that the file's bytes can be wiped */
+
+	pstate_init(&ps, c, path, err, errlen);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		int e = errno;
+		fail(&ps, -e, 0, CUR_NONE, NULL, "cannot open: %s", strerror(e));
+		cfg_free(c);
+		return -e;
+	}
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
+	ps.src.f = f;
+	int rc = run(&ps);
+	fclose(f);
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
+}
+
+void cfg_free(struct cfg *c)
+{
+	if (c->peers) {
+		sodium_memzero(c->peers, c->n_peers * sizeof(c->peers[0]));
+		free(c->peers);
+	}
+	sodium_memzero(c, sizeof(*c));
+}
