@@ -306,10 +306,9 @@ static int remove_stale(const struct sockaddr_un *sa)
 	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (probe < 0)
 		return -errno;
-	int rc = connect(probe, (const struct sockaddr *)sa, sizeof(*sa));
-	int err = errno;
+	int err = connect(probe, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ? 0 : errno;
 	close(probe);
-	if (rc == 0 || err == EAGAIN)
+	if (err == 0 || err == EAGAIN)
 		return -EADDRINUSE;   /* someone listens (EAGAIN: a full backlog) */
 	if (err != ECONNREFUSED)
 		return -err;
