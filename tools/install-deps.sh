@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tund needs to build, test, benchmark and
+# run the demo. Installs only what is missing; needs root for that.
+set -euo pipefail
+
+pkgs=(
+	build-essential cmake pkg-config clang              # build, fuzzing (libFuzzer ships with clang)
+	libuv1-dev libsodium-dev libmnl-dev libinih-dev libcmocka-dev
+	iproute2 nftables tcpdump iperf3 curl python3 jq    # network-namespace tests, demo, benchmarks
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
