@@ -64,8 +64,12 @@ static int add_routes(struct daemon *d)
 	int rc = 0;
 	if (c->has_client_pool)
 		rc = tunif_route(&d->tun, c->client_pool, c->client_pool_len);
-	for (size_t i = 0; i < peers_count(d->peers) && !rc; i++)
-		rc = tunif_route(&d->tun, peers_at(d->peers, i)->addr, 32);
+	for (size_t i = 0; i < peers_count(d->peers) && !rc; i++) {
+		const struct peer *p = peers_at(d->peers, i);
+		if (p->cfg.role == CFG_ROLE_CLIENT)
+			continue; /* inside client_pool, routed above */
+		rc = tunif_route(&d->tun, p->addr, 32);
+	}
 	return rc;
 }
 
