@@ -69,6 +69,7 @@ struct peer {
 	uint64_t last_tx_ms;              /* any frame sent */
 	uint64_t last_data_rx_ms;         /* authenticated non-empty DATA */
 	uint64_t last_data_tx_ms;         /* non-empty DATA sent */
+	uint64_t unanswered_since_ms;     /* first DATA sent since the last authenticated receive */
 
 	int64_t last_handshake_unix;
 	int64_t rtt_us;

@@ -86,6 +86,7 @@ static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct end
 	}
 	learn_endpoint(p, src);
 	p->last_rx_ms = now;
+	timers_any_received(p);
 	if (s == p->next) {
 		peer_confirm_next(p);
 		timers_session_installed(p);
@@ -156,6 +157,7 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct end
 	udp_send_one(&d->udp, resp, sizeof(resp), &p->endpoint);
 	p->last_tx_ms = now;
 	p->last_rx_ms = now;
+	timers_any_received(p);
 	completed(d, p);
 	log_debug("peer %s: answered a handshake", p->cfg.name);
 	timers_session_installed(p);
@@ -202,6 +204,7 @@ static void rx_resp(struct daemon *d, uint8_t *buf, size_t len, const struct end
 	peer_install_session(p, s);
 	learn_endpoint(p, src);
 	p->last_rx_ms = now;
+	timers_any_received(p);
 	completed(d, p);
 	log_info("peer %s: handshake complete (rtt %lld us)", p->cfg.name, (long long)p->rtt_us);
 	uint64_t sent_before = p->tx_packets;

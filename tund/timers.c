@@ -88,8 +88,8 @@ static uint64_t next_due(const struct peer *p)
 		CONSIDER(p->hs_sent_ms + retransmit_delay(p));
 	if (p->cur && p->last_data_rx_ms > p->last_tx_ms)
 		CONSIDER(p->last_data_rx_ms + TIMERS_KEEPALIVE_MS);
-	if (p->cur && can_initiate(p) && p->last_data_tx_ms > p->last_rx_ms)
-		CONSIDER(p->last_data_tx_ms + TIMERS_NEW_HANDSHAKE_MS);
+	if (p->cur && can_initiate(p) && p->unanswered_since_ms)
+		CONSIDER(p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS);
 	if (p->cur && p->cfg.persistent_keepalive)
 		CONSIDER(p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL);
 	if (p->cur)
@@ -139,11 +139,11 @@ static void timer_cb(uv_timer_t *h)
 	expire_sessions(p, now);
 	if (p->hs_active && now >= p->hs_sent_ms + retransmit_delay(p))
 		handshake_due(p, now);
-	if (p->cur && can_initiate(p) && !p->hs_active && p->last_data_tx_ms > p->last_rx_ms &&
-	    now >= p->last_data_tx_ms + TIMERS_NEW_HANDSHAKE_MS) {
+	if (p->cur && can_initiate(p) && !p->hs_active && p->unanswered_since_ms &&
+	    now >= p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS) {
 		log_info("peer %s: no reply for %u ms, starting a new handshake", p->cfg.name,
 			 TIMERS_NEW_HANDSHAKE_MS);
-		p->last_data_tx_ms = 0;
+		p->unanswered_since_ms = 0; /* the next unanswered send starts a new wait */
 		send_handshake_init(d, p);
 	}
 	if (p->cur && p->last_data_rx_ms > p->last_tx_ms && now >= p->last_data_rx_ms + TIMERS_KEEPALIVE_MS)
@@ -176,8 +176,12 @@ void timers_session_installed(struct peer *p)
 
 void timers_data_sent(struct peer *p)
 {
-	if (can_initiate(p) && p->last_data_tx_ms > p->last_rx_ms)
-		arm(p, p->last_data_tx_ms + TIMERS_NEW_HANDSHAKE_MS);
+	/* Measured from the first send that got no answer, not the last one:
+	 * steady traffic to a peer that lost its session must still trigger. */
+	if (!p->unanswered_since_ms)
+		p->unanswered_since_ms = p->last_data_tx_ms;
+	if (can_initiate(p))
+		arm(p, p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS);
 }
 
 void timers_any_sent(struct peer *p)
@@ -193,5 +197,5 @@ void timers_data_received(struct peer *p)
 
 void timers_any_received(struct peer *p)
 {
-	(void)p; /* deadlines derived from receipt only move later: nothing to arm */
+	p->unanswered_since_ms = 0; /* the peer is alive; receipt only moves deadlines later */
 }

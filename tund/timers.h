@@ -13,7 +13,8 @@
  *   REKEY_ATTEMPT    90 s   a handshake round gives up after this long
  *   KEEPALIVE        5 s    data received and nothing sent since: send an
  *                           empty DATA so the sender knows we are alive
- *   NEW_HANDSHAKE    8 s    data sent and nothing received since: the peer
+ *   NEW_HANDSHAKE    8 s    data sent and nothing received for this long
+ *                           (counted from the first unanswered send): the peer
  *                           may have lost its session (restart); handshake again
  *   persistent_keepalive    per peer from config: keep NAT mappings open
  *
