@@ -38,6 +38,8 @@ say() { printf '\n%s==> %s%s\n' "$BOLD" "$*" "$PLAIN"; }
 show() { printf '    $ %s\n' "$*"; }
 
 lab_require_root "$0"
+say "Installing missing Debian packages (tools/install-deps.sh)"
+"$LAB_REPO/tools/install-deps.sh"
 lab_need ip iproute2
 lab_need curl curl
 lab_need ping iputils-ping

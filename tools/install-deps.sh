@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	build-essential cmake pkg-config clang              # build, fuzzing (libFuzzer ships with clang)
 	libuv1-dev libsodium-dev libmnl-dev libinih-dev libcmocka-dev
-	iproute2 nftables tcpdump iperf3 curl python3 jq    # network-namespace tests, demo, benchmarks
+	iproute2 iputils-ping nftables tcpdump iperf3 curl python3 jq    # network-namespace tests, demo, benchmarks
 )
 
 missing=()

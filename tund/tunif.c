@@ -16,6 +16,20 @@
 #include "nl.h"
 #include "tun.h"
 
+/* tund carries IPv4 only for now; without this the kernel sends IPv6
+ * router solicitations into the device (kernel-notes/tun-and-rtnetlink.md).
+ * Best effort: a kernel without IPv6 has no such file. */
+static void disable_ipv6(const char *ifname)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return;
+	fputs("1\n", f);
+	fclose(f);
+}
+
 int tunif_open(struct tunif *t, uv_loop_t *loop, const struct cfg *cfg, uv_poll_cb cb, void *data,
 	       char *err, size_t errlen)
 {
@@ -34,6 +48,7 @@ int tunif_open(struct tunif *t, uv_loop_t *loop, const struct cfg *cfg, uv_poll_
 		snprintf(err, errlen, "cannot open rtnetlink: %s", strerror(-rc));
 		goto fail;
 	}
+	disable_ipv6(t->name);
 	rc = nl_link_set(t->nl, t->ifindex, cfg->mtu, false);
 	if (rc) {
 		snprintf(err, errlen, "cannot set MTU %u on %s: %s", cfg->mtu, t->name, strerror(-rc));
