@@ -238,7 +238,7 @@ size_t peer_queue_pop(struct peer *p, uint8_t *buf, size_t cap)
 	return len;
 }
 
-static void queue_clear(struct peer *p)
+void peer_queue_clear(struct peer *p)
 {
 	while (p->queue.count) {
 		free(p->queue.pkt[p->queue.head]);
@@ -300,7 +300,7 @@ void peers_free(struct peers *t, void (*done)(void *arg), void *arg)
 	for (size_t i = 0; i < t->n; i++) {
 		struct peer *p = t->v[i];
 		peer_clear_sessions(p);
-		queue_clear(p);
+		peer_queue_clear(p);
 		uv_close((uv_handle_t *)&p->timer, peer_closed_cb);
 	}
 	t->n = 0;

@@ -113,6 +113,7 @@ void peer_end_handshake(struct peer *p);
 bool peer_queue_push(struct peer *p, const uint8_t *pkt, size_t len);
 /* Pops into buf; returns the length or 0 when empty. */
 size_t peer_queue_pop(struct peer *p, uint8_t *buf, size_t cap);
+void peer_queue_clear(struct peer *p);
 
 /* Stable address for a client inside the pool: the configured one, or one
  * derived from a hash of its key, probing past collisions and the own address. */

@@ -124,16 +124,20 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct end
 		char k[KEY_B64_LEN + 1], a[ENDPOINT_STR_LEN];
 		key_to_base64(k, peer_pub);
 		endpoint_format(a, src);
+		/* debug only: anyone who knows our public key can make these */
 		if (p)
 			log_debug("handshake from %s for peer %s refused: replayed timestamp", a, p->cfg.name);
 		else
-			log_info("handshake from %s with key %s refused: not an allowed peer or client", a, k);
+			log_debug("handshake from %s with key %s refused: not an allowed peer or client", a, k);
 		d->cnt.handshake_invalid++;
 		goto out;
 	}
 	/* Both sides initiated at once: the larger public key keeps its own
 	 * handshake and the other side answers it, so they converge on one. */
 	if (p->hs_active && memcmp(d->self.pub, p->cfg.key, KEY_LEN) > 0) {
+		/* Authentic and newer: remember its timestamp so a replay of it
+		 * cannot move the endpoint later. */
+		memcpy(p->last_ts, ts, sizeof(ts));
 		if (!p->has_endpoint || !endpoint_equal(&p->endpoint, src)) {
 			learn_endpoint(p, src);
 			send_handshake_init(d, p);

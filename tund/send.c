@@ -94,6 +94,7 @@ void send_keepalive(struct daemon *d, struct peer *p)
 		return;
 	send_in_slot(d, p, udp_tx_slot(&d->udp), 0, now);
 	udp_flush(&d->udp);
+	maybe_rekey(d, p, now);
 }
 
 void send_queued(struct daemon *d, struct peer *p)
@@ -129,7 +130,10 @@ static void route_packet(struct daemon *d, uint8_t *slot, size_t len, uint64_t n
 	}
 	if (!peer_queue_push(p, pkt, len))
 		d->cnt.tun_queue_dropped++;
-	if (!p->hs_active)
+	/* A session we just answered is about to be confirmed by the peer's
+	 * first packet; a handshake of our own now would only cross it. */
+	bool answered_recently = p->next && now - p->next->created_ms < TIMERS_REKEY_TIMEOUT_MS;
+	if (!p->hs_active && !answered_recently)
 		send_handshake_init(d, p);
 }
 

@@ -88,9 +88,10 @@ static uint64_t next_due(const struct peer *p)
 		CONSIDER(p->hs_sent_ms + retransmit_delay(p));
 	if (p->cur && p->last_data_rx_ms > p->last_tx_ms)
 		CONSIDER(p->last_data_rx_ms + TIMERS_KEEPALIVE_MS);
-	if (p->cur && can_initiate(p) && p->unanswered_since_ms)
+	if (p->cur && can_initiate(p) && !p->hs_active && p->unanswered_since_ms)
 		CONSIDER(p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS);
-	if (p->cur && p->cfg.persistent_keepalive)
+	/* while a handshake runs, its own retransmissions keep the mapping open */
+	if (p->cfg.persistent_keepalive && can_initiate(p) && !p->hs_active)
 		CONSIDER(p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL);
 	if (p->cur)
 		CONSIDER(p->cur->created_ms + timers_reject_after(d));
@@ -118,10 +119,11 @@ static void expire_sessions(struct peer *p, uint64_t now)
 static void handshake_due(struct peer *p, uint64_t now)
 {
 	struct daemon *d = p->d;
-	if (now - p->hs_started_ms >= TIMERS_REKEY_ATTEMPT_MS / d->time_scale && !p->queue.count) {
+	if (now - p->hs_started_ms >= TIMERS_REKEY_ATTEMPT_MS / d->time_scale) {
 		log_info("peer %s: no handshake response after %u tries, giving up until there is traffic",
 			 p->cfg.name, p->hs_tries);
 		peer_end_handshake(p);
+		peer_queue_clear(p); /* stale by now; delivering them minutes later helps nobody */
 		return;
 	}
 	send_handshake_init(d, p);
@@ -148,9 +150,15 @@ static void timer_cb(uv_timer_t *h)
 	}
 	if (p->cur && p->last_data_rx_ms > p->last_tx_ms && now >= p->last_data_rx_ms + TIMERS_KEEPALIVE_MS)
 		send_keepalive(d, p);
-	if (p->cur && p->cfg.persistent_keepalive &&
-	    now >= p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL)
-		send_keepalive(d, p);
+	if (p->cfg.persistent_keepalive && can_initiate(p) && !p->hs_active &&
+	    now >= p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL) {
+		/* The NAT mapping must stay open even when the session has aged
+		 * out: then the keepalive is a new handshake. */
+		if (timers_session_alive(d, p->cur, now))
+			send_keepalive(d, p);
+		else
+			send_handshake_init(d, p);
+	}
 	uint64_t due = next_due(p);
 	if (due)
 		arm(p, due > now ? due : now + 1);
@@ -180,7 +188,7 @@ void timers_data_sent(struct peer *p)
 	 * steady traffic to a peer that lost its session must still trigger. */
 	if (!p->unanswered_since_ms)
 		p->unanswered_since_ms = p->last_data_tx_ms;
-	if (can_initiate(p))
+	if (can_initiate(p) && !p->hs_active)
 		arm(p, p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS);
 }
 
