@@ -22,7 +22,6 @@
 #define TUNCTL_VERSION "0.1.0"
 #endif
 
-#define KEY_INPUT_MAX 4096   /* bytes of stdin read for one key */
 
 struct ctl_cmd {
 	const char *name;
@@ -109,27 +108,8 @@ int ctl_usage_error(const char *cmd, const char *fmt, ...)
 
 int ctl_read_key_stdin(uint8_t key[KEY_LEN])
 {
-	char buf[KEY_INPUT_MAX + 1];
-	size_t len = 0;
-	int rc = 0;
-	while (len < sizeof(buf) - 1) {
-		ssize_t n = read(STDIN_FILENO, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	/* Input that fills the buffer, or hides bytes behind a NUL, is no key. */
-	if (rc == 0 && (len == sizeof(buf) - 1 || strlen(buf) != len || key_from_base64(key, buf) < 0))
-		rc = -EINVAL;
-	sodium_memzero(buf, sizeof(buf));
-	return rc;
+	int rc = key_read_fd(key, STDIN_FILENO);
+	return rc == -EFBIG ? -EINVAL : rc;
 }
 
 static int global_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

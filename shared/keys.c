@@ -86,17 +86,14 @@ int key_public(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
 	return rc;
 }
 
-/* Reads the whole file into buf (at most cap - 1 bytes, NUL-terminated,
- * *lenp bytes read). 0, -errno, or -EFBIG when the file holds more. */
-static int read_small_file(const char *path, char *buf, size_t cap, size_t *lenp)
+/* Reads everything from fd into buf (at most cap - 1 bytes, then
+ * NUL-terminated). 0, -errno, or -EFBIG when there is more. */
+static int read_small(int fd, char *buf, size_t cap, size_t *lenp)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
 	size_t len = 0;
 	int rc = 0;
 	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len);
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -106,35 +103,45 @@ static int read_small_file(const char *path, char *buf, size_t cap, size_t *lenp
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len == cap) {
-			rc = -EFBIG;
+		if (len == cap - 1) {
+			char extra;
+			if (read(fd, &extra, 1) > 0)
+				rc = -EFBIG;
 			break;
 		}
 	}
-	close(fd);
-	if (len == cap)
-		len--;
 	buf[len] = '\0';
 	*lenp = len;
 	return rc;
 }
 
-int key_read_file(uint8_t out[KEY_LEN], const char *path, char *err, size_t errlen)
+int key_read_fd(uint8_t out[KEY_LEN], int fd)
 {
 	char buf[KEY_FILE_MAX + 1];
 	size_t len = 0;
-	int rc = read_small_file(path, buf, sizeof(buf), &len);
+	int rc = read_small(fd, buf, sizeof(buf), &len);
+	/* Input over the limit, or with bytes hidden behind a NUL, is no key. */
+	if (rc == 0 && (strlen(buf) != len || key_from_base64(out, buf) < 0))
+		rc = -EINVAL;
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
+}
+
+int key_read_file(uint8_t out[KEY_LEN], const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int rc = fd < 0 ? -errno : key_read_fd(out, fd);
+	if (fd >= 0)
+		close(fd);
 	if (rc == -EFBIG) {
 		snprintf(err, errlen, "%s: not a base64 private key (file is larger than %d bytes)",
 			 path, KEY_FILE_MAX);
 		rc = -EINVAL;
+	} else if (rc == -EINVAL) {
+		snprintf(err, errlen, "%s: not a base64 private key", path);
 	} else if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-	} else if (strlen(buf) != len || key_from_base64(out, buf) < 0) {
-		snprintf(err, errlen, "%s: not a base64 private key", path);
-		rc = -EINVAL;
 	}
-	sodium_memzero(buf, sizeof(buf));
 	return rc;
 }
 

@@ -32,6 +32,9 @@ int key_public(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
 /* Reads a base64 private key from a file: 0, -errno for I/O, -EINVAL for
  * content; err receives a message naming the file and what was wrong. */
 int key_read_file(uint8_t out[KEY_LEN], const char *path, char *err, size_t errlen);
+/* Reads one base64 key from fd until end of input (at most 4 KiB):
+ * 0, -errno, -EFBIG for more input, -EINVAL for content. */
+int key_read_fd(uint8_t out[KEY_LEN], int fd);
 
 void key_system_id(uint8_t id[UUID_LEN], const uint8_t pub[KEY_LEN]);
 void uuid_format(char out[UUID_STR_LEN + 1], const uint8_t id[UUID_LEN]);
