@@ -80,6 +80,12 @@ struct peer {
 	uint64_t timer_due;               /* loop ms it is armed for; 0 = idle */
 };
 
+/* We can start a handshake only once we know where the peer is. */
+static inline bool peer_can_initiate(const struct peer *p)
+{
+	return p->has_endpoint;
+}
+
 int peers_new(struct peers **out, struct daemon *d);
 /* Closes every peer's timer and frees everything in close callbacks;
  * done(arg) runs when the last peer is gone. */

@@ -18,17 +18,12 @@
 
 #define TUN_READS_PER_CALLBACK 64
 
-static bool can_initiate(const struct peer *p)
-{
-	return p->has_endpoint;
-}
-
 void send_handshake_init(struct daemon *d, struct peer *p)
 {
 	uint64_t now = uv_now(d->loop);
 	uint8_t msg[WIRE_INIT_LEN];
 
-	if (!can_initiate(p))
+	if (!peer_can_initiate(p))
 		return;
 	if (p->hs_active) {
 		peers_index_free(d->peers, p->hs_index); /* each try: new ephemeral, new index */
@@ -57,7 +52,7 @@ void send_handshake_init(struct daemon *d, struct peer *p)
 
 static void maybe_rekey(struct daemon *d, struct peer *p, uint64_t now)
 {
-	if (!p->hs_active && can_initiate(p) &&
+	if (!p->hs_active && peer_can_initiate(p) &&
 	    (!timers_session_alive(d, p->cur, now) || timers_session_wants_rekey(d, p->cur, now)))
 		send_handshake_init(d, p);
 }

@@ -73,11 +73,6 @@ static void arm(struct peer *p, uint64_t due)
 	uv_timer_start(&p->timer, timer_cb, due > now ? due - now : 0, 0);
 }
 
-static bool can_initiate(const struct peer *p)
-{
-	return p->has_endpoint;
-}
-
 /* The earliest moment anything must happen for this peer; 0 = nothing. */
 static uint64_t next_due(const struct peer *p)
 {
@@ -88,10 +83,10 @@ static uint64_t next_due(const struct peer *p)
 		CONSIDER(p->hs_sent_ms + retransmit_delay(p));
 	if (p->cur && p->last_data_rx_ms > p->last_tx_ms)
 		CONSIDER(p->last_data_rx_ms + TIMERS_KEEPALIVE_MS);
-	if (p->cur && can_initiate(p) && !p->hs_active && p->unanswered_since_ms)
+	if (p->cur && peer_can_initiate(p) && !p->hs_active && p->unanswered_since_ms)
 		CONSIDER(p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS);
 	/* while a handshake runs, its own retransmissions keep the mapping open */
-	if (p->cfg.persistent_keepalive && can_initiate(p) && !p->hs_active)
+	if (p->cfg.persistent_keepalive && peer_can_initiate(p) && !p->hs_active)
 		CONSIDER(p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL);
 	if (p->cur)
 		CONSIDER(p->cur->created_ms + timers_reject_after(d));
@@ -141,7 +136,7 @@ static void timer_cb(uv_timer_t *h)
 	expire_sessions(p, now);
 	if (p->hs_active && now >= p->hs_sent_ms + retransmit_delay(p))
 		handshake_due(p, now);
-	if (p->cur && can_initiate(p) && !p->hs_active && p->unanswered_since_ms &&
+	if (p->cur && peer_can_initiate(p) && !p->hs_active && p->unanswered_since_ms &&
 	    now >= p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS) {
 		log_info("peer %s: no reply for %u ms, starting a new handshake", p->cfg.name,
 			 TIMERS_NEW_HANDSHAKE_MS);
@@ -150,7 +145,7 @@ static void timer_cb(uv_timer_t *h)
 	}
 	if (p->cur && p->last_data_rx_ms > p->last_tx_ms && now >= p->last_data_rx_ms + TIMERS_KEEPALIVE_MS)
 		send_keepalive(d, p);
-	if (p->cfg.persistent_keepalive && can_initiate(p) && !p->hs_active &&
+	if (p->cfg.persistent_keepalive && peer_can_initiate(p) && !p->hs_active &&
 	    now >= p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL) {
 		/* The NAT mapping must stay open even when the session has aged
 		 * out: then the keepalive is a new handshake. */
@@ -188,7 +183,7 @@ void timers_data_sent(struct peer *p)
 	 * steady traffic to a peer that lost its session must still trigger. */
 	if (!p->unanswered_since_ms)
 		p->unanswered_since_ms = p->last_data_tx_ms;
-	if (can_initiate(p) && !p->hs_active)
+	if (peer_can_initiate(p) && !p->hs_active)
 		arm(p, p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS);
 }
 
