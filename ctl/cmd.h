@@ -32,6 +32,7 @@ int cmd_genkey(const struct ctl_ctx *ctx, int argc, char **argv);
 int cmd_pubkey(const struct ctl_ctx *ctx, int argc, char **argv);
 int cmd_id(const struct ctl_ctx *ctx, int argc, char **argv);
 int cmd_status(const struct ctl_ctx *ctx, int argc, char **argv);
+int cmd_netcheck(const struct ctl_ctx *ctx, int argc, char **argv);
 
 /* main.c: prints "tunctl CMD: MESSAGE" and CMD's usage line on stderr;
  * returns CTL_EXIT_USAGE. */

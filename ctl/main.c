@@ -34,6 +34,7 @@ static int cmd_help(const struct ctl_ctx *ctx, int argc, char **argv);
 
 static const struct ctl_cmd COMMANDS[] = {
 	{ "status", "[--json]", "show the interface and its peers (from tund)", cmd_status },
+	{ "netcheck", "[--json]", "probe UDP and the NAT between tund and its mediator", cmd_netcheck },
 	{ "genkey", "", "print a new base64 private key", cmd_genkey },
 	{ "pubkey", "", "read a private key on stdin, print its public key", cmd_pubkey },
 	{ "id", "[--private] [KEY]", "print the system id of a public key (stdin or KEY)", cmd_id },

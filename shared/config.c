@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "medproto.h"
 
 #define CFG_DEFAULT_KEY_FILE "/etc/tund/private.key"
 #define CFG_DEFAULT_INTERFACE "tund0"
@@ -44,18 +45,24 @@
 
 #define CUR_NONE (-2L)           /* before the first section */
 #define CUR_TUND (-1L)           /* otherwise: an index into cfg.peers */
+#define CUR_PUBLISH (-3L)
 
 enum { TK_PRIVATE_KEY_FILE, TK_INTERFACE, TK_ADDRESS, TK_LISTEN_PORT, TK_MTU,
-       TK_CONTROL_SOCKET, TK_CLIENT_POOL, TK_LOG_LEVEL, TK_N };
+       TK_CONTROL_SOCKET, TK_CLIENT_POOL, TK_LOG_LEVEL, TK_MEDIATOR, TK_MEDIATOR_KEY,
+       TK_NAT_KEEPALIVE, TK_N };
 static const char *const tund_keys[TK_N] = {
 	"private_key_file", "interface", "address", "listen_port", "mtu",
-	"control_socket", "client_pool", "log_level",
+	"control_socket", "client_pool", "log_level", "mediator", "mediator_key",
+	"nat_keepalive",
 };
 
-enum { PK_KEY, PK_ADDRESS, PK_ENDPOINT, PK_PSK, PK_KEEPALIVE, PK_N };
+enum { PK_KEY, PK_ADDRESS, PK_ENDPOINT, PK_PSK, PK_KEEPALIVE, PK_SYSTEM, PK_N };
 static const char *const peer_keys[PK_N] = {
-	"key", "address", "endpoint", "preshared_key", "persistent_keepalive",
+	"key", "address", "endpoint", "preshared_key", "persistent_keepalive", "system",
 };
+
+enum { UK_SERVER_ID, UK_N };
+static const char *const publish_keys[UK_N] = { "server_id" };
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug" };
 
@@ -81,6 +88,8 @@ struct pstate {
 	int line;                /* the line the reader handed out last */
 	int tund_line;
 	int tund_key[TK_N];
+	int publish_line;
+	int publish_key[UK_N];
 	long cur;                /* section of the current line */
 	struct sect_lines *lines;
 	size_t cap;              /* of c->peers and lines */
@@ -156,7 +165,9 @@ static void sect_desc(const struct pstate *ps, long idx, char out[CFG_SECT_BUF])
 {
 	const struct cfg_peer *p = idx >= 0 ? &ps->c->peers[idx] : NULL;
 
-	if (!p)
+	if (idx == CUR_PUBLISH)
+		snprintf(out, CFG_SECT_BUF, "publish");
+	else if (!p)
 		snprintf(out, CFG_SECT_BUF, "tund");
 	else
 		snprintf(out, CFG_SECT_BUF, "%s \"%s\"",
@@ -323,6 +334,41 @@ static void set_log_level(struct pstate *ps, const char *value)
 	bad(ps, "log_level", "%s is not a log level (error, warn, info, debug)", ps->q);
 }
 
+/* The value is never echoed: it may be a secret. */
+static void set_key(struct pstate *ps, const char *name, const char *value, uint8_t out[KEY_LEN])
+{
+	if (key_from_base64(out, value) < 0)
+		bad(ps, name, "not a valid base64 key (%d characters expected)", KEY_B64_LEN);
+}
+
+/* "host[:port]": a DNS name or dotted quad, resolved when used. */
+static void set_host_port(struct pstate *ps, const char *key, const char *value)
+{
+	struct cfg *c = ps->c;
+	const char *colon = strrchr(value, ':');
+	size_t hlen = colon ? (size_t)(colon - value) : strlen(value);
+	unsigned port = CFG_DEFAULT_MEDIATOR_PORT;
+	bool ok = hlen > 0 && hlen < CFG_HOST_MAX;
+
+	for (size_t i = 0; ok && i < hlen; i++) {
+		char ch = value[i];
+		ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		     ch == '.' || ch == '-';
+	}
+	if (!ok) {
+		bad(ps, key, "%s is not host[:port] (a host name or IPv4 address)", ps->q);
+		return;
+	}
+	if (colon && (parse_uint(colon + 1, UINT16_MAX, &port) < 0 || port == 0)) {
+		bad(ps, key, "%s: the port must be 1..65535", ps->q);
+		return;
+	}
+	memcpy(c->mediator_host, value, hlen);
+	c->mediator_host[hlen] = '\0';
+	c->mediator_port = (uint16_t)port;
+	c->has_mediator = true;
+}
+
 static int lookup(const char *const *names, int n, const char *name)
 {
 	for (int i = 0; i < n; i++)
@@ -364,14 +410,27 @@ static void tund_key(struct pstate *ps, int k, const char *value)
 	case TK_LOG_LEVEL:
 		set_log_level(ps, value);
 		break;
+	case TK_MEDIATOR:
+		set_host_port(ps, name, value);
+		break;
+	case TK_MEDIATOR_KEY:
+		set_key(ps, name, value, c->mediator_key);
+		if (!ps->rc && sodium_is_zero(c->mediator_key, KEY_LEN))
+			bad(ps, name, "the all-zero key is not a public key");
+		break;
+	case TK_NAT_KEEPALIVE:
+		set_uint(ps, name, value, 0, CFG_KEEPALIVE_MAX, &c->nat_keepalive);
+		break;
 	}
 }
 
-/* The value is never echoed: it may be a secret. */
-static void set_key(struct pstate *ps, const char *name, const char *value, uint8_t out[KEY_LEN])
+static void publish_key(struct pstate *ps, int k, const char *value)
 {
-	if (key_from_base64(out, value) < 0)
-		bad(ps, name, "not a valid base64 key (%d characters expected)", KEY_B64_LEN);
+	if (k == UK_SERVER_ID && !medproto_server_id_ok(value))
+		bad(ps, publish_keys[k], "%s is not a server id (1..%d characters of a-z 0-9 -, "
+		    "not starting with -)", ps->q, CFG_SERVER_ID_MAX - 1);
+	else if (k == UK_SERVER_ID)
+		snprintf(ps->c->server_id, sizeof(ps->c->server_id), "%s", value);
 }
 
 static void peer_key(struct pstate *ps, int k, const char *value)
@@ -384,6 +443,12 @@ static void peer_key(struct pstate *ps, int k, const char *value)
 		set_key(ps, name, value, p->key);
 		if (!ps->rc && sodium_is_zero(p->key, KEY_LEN))
 			bad(ps, name, "the all-zero key is not a public key");
+		p->has_key = true;
+		break;
+	case PK_SYSTEM:
+		if (medproto_target_parse(value, p->server_id, p->system_id) < 0)
+			bad(ps, name, "%s is not a system id (UUID) or server_id.UUID", ps->q);
+		p->has_system = true;
 		break;
 	case PK_ADDRESS:
 		if (addr_parse(&p->address, value) < 0)
@@ -413,15 +478,16 @@ static void peer_key(struct pstate *ps, int k, const char *value)
 static int handler_cb(void *user, const char *section, const char *name, const char *value)
 {
 	struct pstate *ps = user;
-	bool tund = ps->cur == CUR_TUND;
-	int k = tund ? lookup(tund_keys, TK_N, name) : lookup(peer_keys, PK_N, name);
+	bool tund = ps->cur == CUR_TUND, publish = ps->cur == CUR_PUBLISH;
+	int k = tund ? lookup(tund_keys, TK_N, name) :
+		publish ? lookup(publish_keys, UK_N, name) : lookup(peer_keys, PK_N, name);
 	int *seen = NULL;
 
 	(void)section;
 	if (ps->rc)
 		return 0;
 	if (k >= 0 && ps->cur != CUR_NONE)
-		seen = tund ? &ps->tund_key[k] : &ps->lines[ps->cur].key[k];
+		seen = tund ? &ps->tund_key[k] : publish ? &ps->publish_key[k] : &ps->lines[ps->cur].key[k];
 	if (!*name)
 		bad_line(ps, "syntax error: '=' without a key name");
 	else if (ps->cur == CUR_NONE)
@@ -429,8 +495,8 @@ static int handler_cb(void *user, const char *section, const char *name, const c
 		     "key outside a section (start with [tund])");
 	else if (!seen)
 		bad(ps, name, "unknown key");
-	else if (!tund && ps->c->peers[ps->cur].role == CFG_ROLE_CLIENT &&
-		 (k == PK_ENDPOINT || k == PK_KEEPALIVE))
+	else if (!tund && !publish && ps->c->peers[ps->cur].role == CFG_ROLE_CLIENT &&
+		 (k == PK_ENDPOINT || k == PK_KEEPALIVE || k == PK_SYSTEM))
 		bad(ps, name, "not allowed in a [client] section (only in [peer])");
 	else if (*seen)
 		bad(ps, name, "duplicate key (first set at line %d)", *seen);
@@ -442,6 +508,8 @@ static int handler_cb(void *user, const char *section, const char *name, const c
 	escape(ps->q, sizeof(ps->q), value, true);
 	if (tund)
 		tund_key(ps, k, value);
+	else if (publish)
+		publish_key(ps, k, value);
 	else
 		peer_key(ps, k, value);
 	return ps->rc == 0;
@@ -540,14 +608,16 @@ static void section_header(struct pstate *ps, const char *s)
 	bool tund = klen == 4 && memcmp(kind, "tund", 4) == 0;
 	bool peer = klen == 4 && memcmp(kind, "peer", 4) == 0;
 	bool client = klen == 6 && memcmp(kind, "client", 6) == 0;
-	if (!tund && !peer && !client) {
-		bad_line(ps, "unknown section %s (expected [tund], [peer \"NAME\"] or "
+	bool publish = klen == 7 && memcmp(kind, "publish", 7) == 0;
+	if (!tund && !peer && !client && !publish) {
+		bad_line(ps, "unknown section %s (expected [tund], [publish], [peer \"NAME\"] or "
 			 "[client \"NAME\"])", hdr);
 		return;
 	}
+	bool named = peer || client;
 	while (is_blank(*p))
 		p++;
-	if (!tund) {
+	if (named) {
 		if (*p != '"') {
 			bad_line(ps, "%s: the name must be in double quotes: [%s \"NAME\"]", hdr,
 				 peer ? "peer" : "client");
@@ -563,7 +633,7 @@ static void section_header(struct pstate *ps, const char *s)
 		while (is_blank(*p))
 			p++;
 	} else if (*p == '"') {
-		bad_line(ps, "%s: [tund] takes no name", hdr);
+		bad_line(ps, "%s: [%s] takes no name", hdr, tund ? "tund" : "publish");
 		return;
 	}
 	if (*p != ']' || p[1] != '\0') {
@@ -571,8 +641,14 @@ static void section_header(struct pstate *ps, const char *s)
 			 *p == ']' ? "unexpected text after ']'" : "expected ']'");
 		return;
 	}
-	if (!tund) {
+	if (named) {
 		add_peer(ps, hdr, peer ? CFG_ROLE_PEER : CFG_ROLE_CLIENT, name, nlen);
+	} else if (publish && ps->publish_line) {
+		bad_line(ps, "%s: duplicate section (first at line %d)", hdr, ps->publish_line);
+	} else if (publish) {
+		ps->publish_line = ps->line;
+		ps->c->publish = true;
+		ps->cur = CUR_PUBLISH;
 	} else if (ps->tund_line) {
 		bad_line(ps, "%s: duplicate section (first at line %d)", hdr, ps->tund_line);
 	} else {
@@ -643,20 +719,57 @@ out:
 	return NULL;
 }
 
+/* A [peer] names its key or its system (or both, and then they agree),
+ * has an address, and can be found: an endpoint, or the mediator. */
+static void check_peer_identity(struct pstate *ps, size_t i)
+{
+	const struct cfg *c = ps->c;
+	const struct cfg_peer *p = &c->peers[i];
+	uint8_t id[UUID_LEN];
+	char want[UUID_STR_LEN + 1], got[UUID_STR_LEN + 1];
+
+	if (!p->has_key && !p->has_system) {
+		bad_at(ps, p->line, i, NULL, "needs key or system (or both)");
+		return;
+	}
+	if (!ps->lines[i].key[PK_ADDRESS]) {
+		bad_at(ps, p->line, i, "address", "missing (required)");
+		return;
+	}
+	if (!p->has_endpoint && !p->has_system) {
+		bad_at(ps, p->line, i, "endpoint", "missing (required without system)");
+		return;
+	}
+	if (!p->has_endpoint && !c->has_mediator) {
+		bad_at(ps, ps->lines[i].key[PK_SYSTEM], i, "system",
+		       "finding a system without endpoint needs mediator in [tund]");
+		return;
+	}
+	if (p->has_key && p->has_system) {
+		key_system_id(id, p->key);
+		if (memcmp(id, p->system_id, UUID_LEN) != 0) {
+			uuid_format(want, p->system_id);
+			uuid_format(got, id);
+			bad_at(ps, ps->lines[i].key[PK_KEY], i, "key",
+			       "belongs to system %s, not to system %s", got, want);
+		}
+	}
+}
+
 /* Section i has its required keys, and where it appears neither collides
  * with this host or the client pool nor, for a client, lies outside it. */
 static void check_section(struct pstate *ps, size_t i)
 {
 	const struct cfg *c = ps->c;
 	const struct cfg_peer *p = &c->peers[i];
-	int n = p->role == CFG_ROLE_PEER ? 3 : 1;   /* key, address, endpoint; key */
 	int line = ps->lines[i].key[PK_ADDRESS];
 	uint32_t host = p->address & ~prefix_mask(c->prefix_len);
 	char a[ADDR_STR_LEN], pool[PREFIX_STR_LEN];
 
-	for (int k = 0; k < n && !ps->rc; k++)
-		if (!ps->lines[i].key[k])
-			bad_at(ps, p->line, i, peer_keys[k], "missing (required)");
+	if (p->role == CFG_ROLE_CLIENT && !p->has_key)
+		bad_at(ps, p->line, i, "key", "missing (required)");
+	else if (p->role == CFG_ROLE_PEER)
+		check_peer_identity(ps, i);
 	if (p->role == CFG_ROLE_CLIENT && !c->has_client_pool)
 		bad_at(ps, p->line, i, NULL, "a [client] needs client_pool in [tund]");
 	if (ps->rc || !line)
@@ -693,7 +806,9 @@ static void check_unique(struct pstate *ps, size_t i)
 		const int *lj = ps->lines[j].key;
 		bool same_addr = li[PK_ADDRESS] && lj[PK_ADDRESS] &&
 				 c->peers[j].address == c->peers[i].address;
-		if (!same_addr && memcmp(c->peers[j].key, c->peers[i].key, KEY_LEN) != 0)
+		bool same_key = c->peers[i].has_key && c->peers[j].has_key &&
+				memcmp(c->peers[j].key, c->peers[i].key, KEY_LEN) == 0;
+		if (!same_addr && !same_key)
 			continue;
 		sect_desc(ps, (long)j, other);
 		if (same_addr)
@@ -725,6 +840,16 @@ static void validate(struct pstate *ps)
 		     "contains this host's own address %s", a);
 		return;
 	}
+	if (c->has_mediator && !ps->tund_key[TK_MEDIATOR_KEY]) {
+		fail(ps, -EINVAL, ps->tund_key[TK_MEDIATOR], CUR_TUND, "mediator_key",
+		     "missing (required with mediator)");
+		return;
+	}
+	if (c->publish && !c->has_mediator) {
+		fail(ps, -EINVAL, ps->publish_line, CUR_PUBLISH, NULL,
+		     "needs mediator and mediator_key in [tund]");
+		return;
+	}
 	for (size_t i = 0; i < c->n_peers && !ps->rc; i++) {
 		check_section(ps, i);
 		check_unique(ps, i);
@@ -750,6 +875,7 @@ static void pstate_init(struct pstate *ps, struct cfg *c, const char *name,
 	c->mtu = CFG_DEFAULT_MTU;
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s", CFG_DEFAULT_SOCKET);
 	c->log_level = CFG_LOG_INFO;
+	c->nat_keepalive = CFG_DEFAULT_NAT_KEEPALIVE;
 }
 
 static int run(struct pstate *ps)

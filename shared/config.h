@@ -16,11 +16,20 @@
  *   control_socket = /run/tund/tund.sock
  *   client_pool = 100.127.0.0/16 ; where this host sees its clients
  *   log_level = info             ; error, warn, info, debug
+ *   mediator = 198.51.100.5:3478 ; tund-mediator (host[:port], port 3478 by default)
+ *   mediator_key = <base64>      ; the mediator's public key (required with mediator)
+ *   nat_keepalive = 25           ; seconds between keepalives on paths found
+ *                                ; through the mediator (NAT mappings), 0 = off
+ *
+ *   [publish]                    ; register this system with the mediator
+ *   server_id = nvr1             ; this server's name within its system
+ *                                ; (default: the host name)
  *
  *   [peer "hq"]                  ; a remote system this host reaches
- *   key = <base64 public key>
+ *   key = <base64 public key>    ; key and/or system
+ *   system = <uuid>              ; or server_id.<uuid>: found through the mediator
  *   address = 100.100.0.10       ; the local IP at which it appears
- *   endpoint = 198.51.100.7:41641
+ *   endpoint = 198.51.100.7:41641 ; optional with system: a fixed address
  *   preshared_key = <base64>     ; optional, must match the other side
  *   persistent_keepalive = 25    ; optional, seconds, 0 = off
  *
@@ -42,6 +51,10 @@
 #include "keys.h"
 
 #define CFG_NAME_MAX 64      /* peer/client names, NUL included */
+#define CFG_HOST_MAX 254     /* a DNS name or dotted quad, NUL included */
+#define CFG_SERVER_ID_MAX 64 /* as MEDPROTO_SERVER_ID_MAX */
+#define CFG_DEFAULT_MEDIATOR_PORT 3478
+#define CFG_DEFAULT_NAT_KEEPALIVE 25
 #define CFG_ERR_MAX 512
 
 enum cfg_role { CFG_ROLE_PEER, CFG_ROLE_CLIENT };
@@ -51,7 +64,11 @@ struct cfg_peer {
 	char name[CFG_NAME_MAX];
 	enum cfg_role role;
 	int line;                    /* line of the section header */
+	bool has_key;                /* false: learned from the mediator (system set) */
 	uint8_t key[KEY_LEN];
+	bool has_system;             /* peer only: find it through the mediator */
+	uint8_t system_id[UUID_LEN];
+	char server_id[CFG_SERVER_ID_MAX]; /* "" = any server of the system */
 	bool has_psk;
 	uint8_t psk[KEY_LEN];
 	uint32_t address;            /* peer: where it appears (required); client: pinned, 0 = from pool */
@@ -73,6 +90,13 @@ struct cfg {
 	uint32_t client_pool;
 	unsigned client_pool_len;
 	enum cfg_log_level log_level;
+	bool has_mediator;
+	char mediator_host[CFG_HOST_MAX];
+	uint16_t mediator_port;
+	uint8_t mediator_key[KEY_LEN];
+	unsigned nat_keepalive;      /* seconds, 0 = off */
+	bool publish;                /* a [publish] section is present */
+	char server_id[CFG_SERVER_ID_MAX]; /* "" = derive from the host name */
 	struct cfg_peer *peers;      /* [peer] and [client] sections, in file order */
 	size_t n_peers;
 };

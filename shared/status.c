@@ -38,6 +38,8 @@ static const struct field TOP_FIELDS[] = {
 	FIELD(status, F_STR, system_id),
 	FIELD(status, F_STR, address),
 	FIELD(status, F_U16, listen_port),
+	FIELD(status, F_STR, mediator_state),
+	FIELD(status, F_STR, mediator),
 };
 
 static const struct field PEER_FIELDS[] = {
@@ -48,6 +50,9 @@ static const struct field PEER_FIELDS[] = {
 	FIELD(status_peer, F_STR, address),
 	FIELD(status_peer, F_STR, endpoint),
 	FIELD(status_peer, F_STR, path),
+	FIELD(status_peer, F_STR, state),
+	FIELD(status_peer, F_STR, error),
+	FIELD(status_peer, F_STR, candidates),
 	FIELD(status_peer, F_I64, last_handshake),
 	FIELD(status_peer, F_U64, rx_bytes),
 	FIELD(status_peer, F_U64, tx_bytes),
@@ -462,6 +467,12 @@ static void print_peer_text(FILE *f, const struct status_peer *p, int64_t now)
 	if (p->endpoint[0])
 		put_line(f, "endpoint", p->endpoint, sizeof(p->endpoint));
 	put_line(f, "path", p->path, sizeof(p->path));
+	if (p->state[0])
+		put_line(f, "mediator lookup", p->state, sizeof(p->state));
+	if (p->candidates[0])
+		put_line(f, "candidates", p->candidates, sizeof(p->candidates));
+	if (p->error[0])
+		put_line(f, "error", p->error, sizeof(p->error));
 	fputs("  latest handshake: ", f);
 	put_ago(f, p->last_handshake, now);
 	fputs("\n  transfer: ", f);
@@ -486,6 +497,8 @@ void status_print_text(FILE *f, const struct status *st)
 	put_line(f, "system id", st->system_id, sizeof(st->system_id));
 	put_line(f, "address", st->address, sizeof(st->address));
 	fprintf(f, "  listening port: %u\n", (unsigned)st->listen_port);
+	if (st->mediator[0])
+		put_line(f, "mediator", st->mediator, sizeof(st->mediator));
 	bool first = true;
 	for (size_t i = 0; i < st->n_counters && i < STATUS_MAX_COUNTERS; i++) {
 		if (st->counters[i].value == 0)
@@ -554,6 +567,9 @@ static void print_peer_json(FILE *f, const struct status_peer *p, bool last)
 	else
 		fprintf(f, "%s\"endpoint\": null,\n", IN);
 	json_key_str(f, IN, "path", p->path, sizeof(p->path));
+	json_key_str(f, IN, "state", p->state, sizeof(p->state));
+	json_key_str(f, IN, "error", p->error, sizeof(p->error));
+	json_key_str(f, IN, "candidates", p->candidates, sizeof(p->candidates));
 	if (p->last_handshake != 0)
 		fprintf(f, "%s\"last_handshake\": %" PRId64 ",\n", IN, p->last_handshake);
 	else
@@ -581,6 +597,9 @@ void status_print_json(FILE *f, const struct status *st)
 	json_key_str(f, IN, "system_id", st->system_id, sizeof(st->system_id));
 	json_key_str(f, IN, "address", st->address, sizeof(st->address));
 	fprintf(f, "  \"listen_port\": %u,\n", (unsigned)st->listen_port);
+	json_key_str(f, IN, "mediator_state", st->mediator_state[0] ? st->mediator_state : "off",
+		     sizeof(st->mediator_state));
+	json_key_str(f, IN, "mediator", st->mediator, sizeof(st->mediator));
 	fputs(nc ? "  \"counters\": {\n" : "  \"counters\": {},\n", f);
 	for (size_t i = 0; i < nc; i++) {
 		fputs("    ", f);

@@ -28,6 +28,8 @@
 #define STATUS_MAX_COUNTERS 32
 #define STATUS_COUNTER_NAME 32
 #define STATUS_PATH_LEN 16
+#define STATUS_TEXT_LEN 256                  /* free-text lines: states, errors */
+#define STATUS_CANDS_LEN 512
 
 struct status_counter {
 	char name[STATUS_COUNTER_NAME];
@@ -41,7 +43,10 @@ struct status_peer {
 	char system_id[UUID_STR_LEN + 1];
 	char address[ADDR_STR_LEN];          /* the local IP at which it appears */
 	char endpoint[ENDPOINT_STR_LEN];     /* current UDP endpoint, "" if unknown */
-	char path[STATUS_PATH_LEN];          /* "direct", or "none" without a session */
+	char path[STATUS_PATH_LEN];          /* "direct", "lan", "none", or "no path" */
+	char state[STATUS_PATH_LEN];         /* mediator lookup: "", resolving, resolved, failed */
+	char error[STATUS_TEXT_LEN];         /* why it is not connected, "" if nothing */
+	char candidates[STATUS_CANDS_LEN];   /* "a.b.c.d:port/kind ...", "" if none */
 	int64_t last_handshake;              /* unix time, seconds; 0 = never */
 	uint64_t rx_bytes, tx_bytes;         /* inner IP bytes */
 	uint64_t rx_packets, tx_packets;
@@ -56,6 +61,8 @@ struct status {
 	char system_id[UUID_STR_LEN + 1];
 	char address[PREFIX_STR_LEN];        /* own overlay address/prefix */
 	uint16_t listen_port;
+	char mediator_state[STATUS_PATH_LEN]; /* "off", connecting, registered, ... */
+	char mediator[STATUS_TEXT_LEN];      /* one line on the mediator link */
 	struct status_counter counters[STATUS_MAX_COUNTERS];
 	size_t n_counters;
 	struct status_peer *peers;           /* owned; status_free() releases */

@@ -10,7 +10,11 @@
 
 #include "ctlsock.h"
 #include "daemon.h"
+#include "medlink.h"
+#include "netcheck.h"
 #include "peer.h"
+#include "punch.h"
+#include "resolve.h"
 #include "status.h"
 #include "timers.h"
 
@@ -40,8 +44,20 @@ static void fill_counters(struct status *st, const struct daemon *d)
 	C(tun_not_ipv4);
 	C(tun_queue_dropped);
 	C(tun_write_errors);
+	C(mediator_bad);
 #undef C
 	add_counter(st, "udp_send_errors", c->udp_send_errors + d->udp.send_errors);
+}
+
+/* lan: the endpoint is on one of our own subnets; direct: elsewhere;
+ * "no path": punching for a while without a handshake. */
+static const char *path_name(const struct daemon *d, const struct peer *p, uint64_t now)
+{
+	if (timers_session_alive(d, p->cur, now) && p->has_endpoint)
+		return punch_is_lan(d, p->endpoint.addr) ? "lan" : "direct";
+	if (p->punching && now - p->punch_started_ms >= TIMERS_NO_PATH_MS)
+		return "no path";
+	return "none";
 }
 
 static void fill_peer(struct status_peer *sp, const struct daemon *d, const struct peer *p)
@@ -54,8 +70,13 @@ static void fill_peer(struct status_peer *sp, const struct daemon *d, const stru
 	addr_format(sp->address, p->addr);
 	if (p->has_endpoint)
 		endpoint_format(sp->endpoint, &p->endpoint);
-	snprintf(sp->path, sizeof(sp->path), "%s",
-		 timers_session_alive(d, p->cur, now) ? "direct" : "none");
+	snprintf(sp->path, sizeof(sp->path), "%s", path_name(d, p, now));
+	resolve_describe(p, sp->state, sizeof(sp->state), sp->error, sizeof(sp->error));
+	punch_format(p, sp->candidates, sizeof(sp->candidates));
+	if (!sp->error[0] && !strcmp(sp->path, "no path"))
+		snprintf(sp->error, sizeof(sp->error), "no path: no handshake through any of %u "
+			 "candidate(s) after %llu s", p->n_cands,
+			 (unsigned long long)((now - p->punch_started_ms) / 1000));
 	sp->last_handshake = p->last_handshake_unix;
 	sp->rx_bytes = p->rx_bytes;
 	sp->tx_bytes = p->tx_bytes;
@@ -76,6 +97,9 @@ static int fill_status(struct status *st, const struct daemon *d)
 	addr_format(a, d->cfg.address);
 	snprintf(st->address, sizeof(st->address), "%s/%u", a, d->cfg.prefix_len);
 	st->listen_port = d->udp.port;
+	snprintf(st->mediator_state, sizeof(st->mediator_state), "%s", medlink_state_name(d->med));
+	if (d->med)
+		medlink_describe(d->med, st->mediator, sizeof(st->mediator));
 	fill_counters(st, d);
 	size_t n = peers_count(d->peers);
 	st->peers = n ? calloc(n, sizeof(*st->peers)) : NULL;
@@ -105,11 +129,21 @@ static void cmd_status(struct daemon *d, struct ctl_conn *conn, int argc, char *
 	status_free(&st);
 }
 
+static void cmd_netcheck(struct daemon *d, struct ctl_conn *conn, int argc, char **argv)
+{
+	if (argc != 1) {
+		ctlsock_reply_error(conn, "netcheck takes no arguments");
+		return;
+	}
+	netcheck_start(d->netcheck, conn);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(struct daemon *d, struct ctl_conn *conn, int argc, char **argv);
 } commands[] = {
 	{ "status", cmd_status },
+	{ "netcheck", cmd_netcheck },
 };
 
 void control_request_cb(void *data, struct ctl_conn *conn, int argc, char **argv)

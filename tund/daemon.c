@@ -13,9 +13,13 @@
 
 #include <sodium.h>
 
+#include "answer.h"
 #include "ctlsock.h"
 #include "log.h"
+#include "medlink.h"
+#include "netcheck.h"
 #include "peer.h"
+#include "resolve.h"
 #include "timers.h"
 
 static void tun_cb(uv_poll_t *h, int status, int events)
@@ -70,6 +74,22 @@ static int add_routes(struct daemon *d)
 			continue; /* inside client_pool, routed above */
 		rc = tunif_route(&d->tun, p->addr, 32);
 	}
+	return rc;
+}
+
+/* The mediator link, the server's answers and the resolvers of peers
+ * found by system; netcheck exists either way (it explains its absence). */
+static int start_mediator(struct daemon *d, char *err, size_t errlen)
+{
+	int rc = netcheck_new(&d->netcheck, d);
+	if (!rc && d->cfg.publish)
+		rc = answers_new(&d->answers, d);
+	if (!rc)
+		rc = medlink_new(&d->med, d);
+	for (size_t i = 0; i < peers_count(d->peers) && !rc; i++)
+		rc = resolve_attach(d, peers_at(d->peers, i));
+	if (rc)
+		snprintf(err, errlen, "cannot start the mediator link: %s", strerror(-rc));
 	return rc;
 }
 
@@ -136,13 +156,21 @@ int daemon_start(struct daemon *d, uv_loop_t *loop, const uint8_t priv[KEY_LEN],
 			 rc == -EADDRINUSE ? "another tund is running there" : strerror(-rc));
 		return rc;
 	}
+	rc = start_mediator(d, err, errlen);
+	if (rc)
+		return rc;
 	start_signals(d);
 	log_info("tund up: interface %s, system %s, UDP port %u, %zu peer(s)", d->tun.name, d->system_id,
 		 d->udp.port, peers_count(d->peers));
 	/* Peers we can reach start their handshake now, so the first packet
 	 * does not wait for a round trip. */
-	for (size_t i = 0; i < peers_count(d->peers); i++)
-		send_handshake_init(d, peers_at(d->peers, i));
+	for (size_t i = 0; i < peers_count(d->peers); i++) {
+		struct peer *p = peers_at(d->peers, i);
+		if (p->rs)
+			resolve_start(d, p);
+		else
+			send_handshake_init(d, p);
+	}
 	return 0;
 }
 
@@ -157,6 +185,12 @@ void daemon_stop(struct daemon *d)
 		uv_close((uv_handle_t *)&d->sig_hup, NULL);
 		d->signals_started = false;
 	}
+	netcheck_close(d->netcheck); /* answers its waiters before the socket goes */
+	d->netcheck = NULL;
+	answers_close(d->answers);
+	d->answers = NULL;
+	medlink_close(d->med);
+	d->med = NULL;
 	if (d->ctl)
 		ctlsock_close(d->ctl, NULL, NULL);
 	d->ctl = NULL;

@@ -7,6 +7,9 @@
  * Data flow:  TUN --send.c--> encrypt --udp.c--> network
  *             network --udp.c--> receive.c: demux, handshake or decrypt
  *                                 --xlate--> TUN
+ *                                 STUN-framed --> medlink.c
+ * Finding peers: medlink.c (mediator link) -> resolve.c (client asks)
+ *                / answer.c (server answers) -> punch.c (candidates)
  */
 #ifndef TUND_DAEMON_H
 #define TUND_DAEMON_H
@@ -26,6 +29,9 @@ struct peer;
 struct peers;
 struct ctlsock;
 struct ctl_conn;
+struct medlink;
+struct answers;
+struct netcheck;
 
 /* Daemon-wide drop and event counters; reported by `tunctl status`. */
 struct tund_counters {
@@ -43,6 +49,7 @@ struct tund_counters {
 	uint64_t tun_queue_dropped;   /* waiting for a handshake and the queue was full */
 	uint64_t tun_write_errors;
 	uint64_t udp_send_errors;
+	uint64_t mediator_bad;        /* STUN datagram or message we could not use */
 };
 
 struct daemon {
@@ -55,6 +62,9 @@ struct daemon {
 	struct peers *peers;
 	struct ratelimit rl;
 	struct ctlsock *ctl;
+	struct medlink *med;          /* NULL without a mediator */
+	struct answers *answers;      /* server side of mediated connects */
+	struct netcheck *netcheck;
 	uv_signal_t sig_int, sig_term, sig_hup;
 	bool signals_started;
 	unsigned time_scale;          /* test builds: protocol ages divided by this */

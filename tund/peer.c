@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "resolve.h"
 
 #define INDEX_BUCKETS 1024
 
@@ -65,7 +66,11 @@ int peers_add(struct peers *t, const struct cfg_peer *cfg, uint32_t addr, struct
 	p->cfg = *cfg;
 	if (cfg->has_psk)
 		memcpy(p->psk, cfg->psk, sizeof(p->psk));
-	key_system_id(id, cfg->key);
+	p->has_key = cfg->has_key;
+	if (cfg->has_key)
+		key_system_id(id, cfg->key);
+	else
+		memcpy(id, cfg->system_id, UUID_LEN);
 	uuid_format(p->system_id, id);
 	p->addr = addr;
 	p->has_endpoint = cfg->has_endpoint;
@@ -81,9 +86,22 @@ int peers_add(struct peers *t, const struct cfg_peer *cfg, uint32_t addr, struct
 struct peer *peers_by_key(const struct peers *t, const uint8_t key[KEY_LEN])
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (memcmp(t->v[i]->cfg.key, key, KEY_LEN) == 0)
+		if (t->v[i]->has_key && memcmp(t->v[i]->cfg.key, key, KEY_LEN) == 0)
 			return t->v[i];
 	return NULL;
+}
+
+void peer_set_key(struct peer *p, const uint8_t key[KEY_LEN])
+{
+	memcpy(p->cfg.key, key, KEY_LEN);
+	p->has_key = true;
+}
+
+unsigned peer_keepalive_interval(const struct peer *p)
+{
+	if (p->cfg.persistent_keepalive)
+		return p->cfg.persistent_keepalive;
+	return p->via_mediator ? p->d->cfg.nat_keepalive : 0;
 }
 
 struct peer *peers_by_addr(const struct peers *t, uint32_t addr)
@@ -301,6 +319,7 @@ void peers_free(struct peers *t, void (*done)(void *arg), void *arg)
 		struct peer *p = t->v[i];
 		peer_clear_sessions(p);
 		peer_queue_clear(p);
+		resolve_free(p);
 		uv_close((uv_handle_t *)&p->timer, peer_closed_cb);
 	}
 	t->n = 0;

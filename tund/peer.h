@@ -29,6 +29,19 @@
 #include "wire.h"
 
 #define PEER_QUEUE_LEN 64  /* packets held while a handshake completes */
+#define PEER_MAX_CANDS 12  /* candidate addresses kept per peer (punch.h) */
+
+/* Where a candidate address came from. */
+enum cand_kind {
+	CAND_LOCAL,      /* a local address the peer reported (LAN) */
+	CAND_PUBLIC,     /* its UDP mapping as the mediator saw it */
+	CAND_REFLEXIVE,  /* the source of an authenticated packet from it */
+};
+
+struct cand {
+	struct endpoint ep;
+	enum cand_kind kind;
+};
 
 struct daemon;
 struct peers;
@@ -43,6 +56,7 @@ struct peer {
 	struct daemon *d;
 	struct peers *table;              /* the table that owns it */
 	struct cfg_peer cfg;              /* name, role, key, psk, configured endpoint */
+	bool has_key;                     /* false until the mediator names it (system only) */
 	uint8_t psk[NOISE_PSK_LEN];       /* zeros without a preshared key */
 	char system_id[UUID_STR_LEN + 1];
 	uint32_t addr;                    /* where it appears locally (host order) */
@@ -60,7 +74,20 @@ struct peer {
 	uint64_t hs_sent_ns;              /* uv_hrtime of it, for the round-trip time */
 	unsigned hs_tries;
 
+	uint8_t hs_msg[WIRE_INIT_LEN];    /* its initiation, resent to candidates found later */
+
 	uint8_t last_ts[WIRE_TAI64N_LEN]; /* greatest initiation timestamp accepted */
+
+	/* Hole punching (punch.h): candidate addresses, tried all at once. */
+	struct cand cands[PEER_MAX_CANDS];
+	unsigned n_cands;
+	bool punching;                    /* handshakes go to every candidate */
+	uint64_t punch_started_ms;
+	bool via_mediator;                /* found through the mediator: NAT keepalives */
+	uint64_t yield_until_ms;          /* server side: the client initiates until then */
+
+	/* Client side: asking the mediator for this peer (resolve.h). */
+	struct resolve *rs;
 
 	struct peer_queue queue;
 
@@ -80,11 +107,17 @@ struct peer {
 	uint64_t timer_due;               /* loop ms it is armed for; 0 = idle */
 };
 
-/* We can start a handshake only once we know where the peer is. */
+/* We can start a handshake only once we know the peer's key and at least
+ * one address to try. */
 static inline bool peer_can_initiate(const struct peer *p)
 {
-	return p->has_endpoint;
+	return p->has_key && (p->has_endpoint || p->n_cands > 0);
 }
+
+/* Seconds between keepalives that hold NAT mappings open, 0 = none. */
+unsigned peer_keepalive_interval(const struct peer *p);
+/* Learns the key of a peer configured by system only. */
+void peer_set_key(struct peer *p, const uint8_t key[KEY_LEN]);
 
 int peers_new(struct peers **out, struct daemon *d);
 /* Closes every peer's timer and frees everything in close callbacks;

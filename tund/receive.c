@@ -15,7 +15,9 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "medlink.h"
 #include "peer.h"
+#include "punch.h"
 #include "timers.h"
 #include "xlate.h"
 
@@ -96,6 +98,19 @@ static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct end
 		deliver(d, p, pt, pt_len, now);
 }
 
+/* Both sides initiated at once; exactly one must keep its own handshake.
+ * In a mediated connect the roles are known to both sides: the client
+ * initiates and the server yields (punch.h). Otherwise the larger public
+ * key keeps its own and the other side answers it. */
+static bool keeps_own_handshake(const struct daemon *d, const struct peer *p, uint64_t now)
+{
+	if (p->yield_until_ms > now)
+		return false;
+	if (p->rs && p->via_mediator)
+		return true;
+	return memcmp(d->self.pub, p->cfg.key, KEY_LEN) > 0;
+}
+
 static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct endpoint *src, uint64_t now)
 {
 	struct wire_init m;
@@ -132,16 +147,14 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct end
 		d->cnt.handshake_invalid++;
 		goto out;
 	}
-	/* Both sides initiated at once: the larger public key keeps its own
-	 * handshake and the other side answers it, so they converge on one. */
-	if (p->hs_active && memcmp(d->self.pub, p->cfg.key, KEY_LEN) > 0) {
+	if (p->hs_active && keeps_own_handshake(d, p, now)) {
 		/* Authentic and newer: remember its timestamp so a replay of it
-		 * cannot move the endpoint later. */
+		 * cannot move the endpoint later; our initiation goes to where
+		 * theirs came from (a path through their NAT). */
 		memcpy(p->last_ts, ts, sizeof(ts));
-		if (!p->has_endpoint || !endpoint_equal(&p->endpoint, src)) {
+		if (!p->punching)
 			learn_endpoint(p, src);
-			send_handshake_init(d, p);
-		}
+		punch_reflexive(d, p, src);
 		goto out;
 	}
 	struct session *s = calloc(1, sizeof(*s));
@@ -155,6 +168,7 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct end
 	memcpy(p->last_ts, ts, sizeof(ts));
 	if (p->hs_active)
 		peer_end_handshake(p); /* we yield to theirs */
+	punch_done(p);
 	session_init(s, idx, m.sender, &send, &recv, false, now);
 	peer_set_next(p, s);
 	learn_endpoint(p, src);
@@ -207,6 +221,7 @@ static void rx_resp(struct daemon *d, uint8_t *buf, size_t len, const struct end
 	p->rtt_us = (int64_t)((uv_hrtime() - p->hs_sent_ns) / 1000);
 	peer_install_session(p, s);
 	learn_endpoint(p, src);
+	punch_done(p);
 	p->last_rx_ms = now;
 	timers_any_received(p);
 	completed(d, p);
@@ -231,7 +246,10 @@ static void dispatch(struct daemon *d, uint8_t *buf, size_t len, const struct en
 		rx_resp(d, buf, len, src, now);
 		break;
 	default:
-		d->cnt.rx_unknown_type++; /* STUN (0x00-0x3f) arrives with the mediator issue */
+		if (len && buf[0] <= WIRE_STUN_FIRST_MAX)
+			medlink_udp_input(d, buf, len, src);
+		else
+			d->cnt.rx_unknown_type++;
 		break;
 	}
 }

@@ -13,6 +13,8 @@
 #include "daemon.h"
 #include "log.h"
 #include "peer.h"
+#include "punch.h"
+#include "resolve.h"
 #include "timers.h"
 #include "xlate.h"
 
@@ -45,7 +47,8 @@ void send_handshake_init(struct daemon *d, struct peer *p)
 	p->hs_sent_ms = now;
 	p->hs_sent_ns = uv_hrtime();
 	log_debug("peer %s: handshake initiation #%u", p->cfg.name, p->hs_tries);
-	udp_send_one(&d->udp, msg, sizeof(msg), &p->endpoint);
+	memcpy(p->hs_msg, msg, sizeof(msg));
+	punch_send_init(d, p, msg, sizeof(msg));
 	p->last_tx_ms = now;
 	timers_handshake_sent(p);
 }
@@ -128,7 +131,11 @@ static void route_packet(struct daemon *d, uint8_t *slot, size_t len, uint64_t n
 	/* A session we just answered is about to be confirmed by the peer's
 	 * first packet; a handshake of our own now would only cross it. */
 	bool answered_recently = p->next && now - p->next->created_ms < TIMERS_REKEY_TIMEOUT_MS;
-	if (!p->hs_active && !answered_recently)
+	if (p->hs_active || answered_recently)
+		return;
+	if (p->rs)
+		resolve_start(d, p); /* asks the mediator, or punches with a fresh answer */
+	else
 		send_handshake_init(d, p);
 }
 

@@ -54,11 +54,12 @@ bool timers_session_wants_rekey(const struct daemon *d, const struct session *s,
 
 static uint64_t retransmit_delay(const struct peer *p)
 {
-	uint64_t t = TIMERS_REKEY_TIMEOUT_MS;
-	for (unsigned i = 1; i < p->hs_tries && t < TIMERS_REKEY_TIMEOUT_MAX_MS; i++)
+	uint64_t t = p->punching ? TIMERS_PUNCH_RETRY_MS : TIMERS_REKEY_TIMEOUT_MS;
+	uint64_t max = p->punching ? TIMERS_PUNCH_RETRY_MAX_MS : TIMERS_REKEY_TIMEOUT_MAX_MS;
+	for (unsigned i = 1; i < p->hs_tries && t < max; i++)
 		t *= 2;
-	if (t > TIMERS_REKEY_TIMEOUT_MAX_MS)
-		t = TIMERS_REKEY_TIMEOUT_MAX_MS;
+	if (t > max)
+		t = max;
 	return t;
 }
 
@@ -86,8 +87,8 @@ static uint64_t next_due(const struct peer *p)
 	if (p->cur && peer_can_initiate(p) && !p->hs_active && p->unanswered_since_ms)
 		CONSIDER(p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS);
 	/* while a handshake runs, its own retransmissions keep the mapping open */
-	if (p->cfg.persistent_keepalive && peer_can_initiate(p) && !p->hs_active)
-		CONSIDER(p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL);
+	if (peer_keepalive_interval(p) && peer_can_initiate(p) && !p->hs_active)
+		CONSIDER(p->last_tx_ms + peer_keepalive_interval(p) * 1000ULL);
 	if (p->cur)
 		CONSIDER(p->cur->created_ms + timers_reject_after(d));
 	if (p->prev)
@@ -114,6 +115,14 @@ static void expire_sessions(struct peer *p, uint64_t now)
 static void handshake_due(struct peer *p, uint64_t now)
 {
 	struct daemon *d = p->d;
+	if (p->yield_until_ms && now >= p->yield_until_ms) {
+		/* Server side: the client did not get through in time. */
+		log_info("peer %s: stopped punching; the client did not connect", p->cfg.name);
+		p->yield_until_ms = 0;
+		peer_end_handshake(p);
+		p->punching = false;
+		return;
+	}
 	if (now - p->hs_started_ms >= TIMERS_REKEY_ATTEMPT_MS / d->time_scale) {
 		log_info("peer %s: no handshake response after %u tries, giving up until there is traffic",
 			 p->cfg.name, p->hs_tries);
@@ -145,8 +154,8 @@ static void timer_cb(uv_timer_t *h)
 	}
 	if (p->cur && p->last_data_rx_ms > p->last_tx_ms && now >= p->last_data_rx_ms + TIMERS_KEEPALIVE_MS)
 		send_keepalive(d, p);
-	if (p->cfg.persistent_keepalive && peer_can_initiate(p) && !p->hs_active &&
-	    now >= p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL) {
+	if (peer_keepalive_interval(p) && peer_can_initiate(p) && !p->hs_active &&
+	    now >= p->last_tx_ms + peer_keepalive_interval(p) * 1000ULL) {
 		/* The NAT mapping must stay open even when the session has aged
 		 * out: then the keepalive is a new handshake. */
 		if (timers_session_alive(d, p->cur, now))
@@ -161,7 +170,7 @@ static void timer_cb(uv_timer_t *h)
 
 void timers_handshake_sent(struct peer *p)
 {
-	uint64_t jitter = randombytes_uniform(334);
+	uint64_t jitter = randombytes_uniform(p->punching ? 21 : 334);
 	arm(p, p->hs_sent_ms + retransmit_delay(p) + jitter);
 }
 
@@ -189,8 +198,8 @@ void timers_data_sent(struct peer *p)
 
 void timers_any_sent(struct peer *p)
 {
-	if (p->cfg.persistent_keepalive)
-		arm(p, p->last_tx_ms + p->cfg.persistent_keepalive * 1000ULL);
+	if (peer_keepalive_interval(p))
+		arm(p, p->last_tx_ms + peer_keepalive_interval(p) * 1000ULL);
 }
 
 void timers_data_received(struct peer *p)

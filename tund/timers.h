@@ -17,6 +17,16 @@
  *                           (counted from the first unanswered send): the peer
  *                           may have lost its session (restart); handshake again
  *   persistent_keepalive    per peer from config: keep NAT mappings open
+ *                           (nat_keepalive from [tund] for peers found
+ *                           through the mediator, unless the peer sets one)
+ *   PUNCH_RETRY      200 ms while punching, handshake retransmission starts
+ *                           here, doubling to PUNCH_RETRY_MAX 1 s, with
+ *                           0-20 ms jitter: a lost first probe costs little
+ *   NO_PATH          3 s    punching this long without a handshake: status
+ *                           says "no path" (punching goes on)
+ *   ANSWER_YIELD     15 s   (answer.h) a server punches for a client this long
+ *   Mediator link, connect requests, answers, netcheck: medlink.h,
+ *   resolve.h, answer.h, netcheck.h list their own timers and values.
  *
  * In builds with TUND_TEST_HOOKS, TUND_TEST_TIME_SCALE=N divides the three
  * session ages (REKEY_AFTER, REJECT_AFTER, REKEY_ATTEMPT) by N so tests can
@@ -37,6 +47,9 @@
 #define TIMERS_REKEY_ATTEMPT_MS      90000
 #define TIMERS_KEEPALIVE_MS           5000
 #define TIMERS_NEW_HANDSHAKE_MS       8000
+#define TIMERS_PUNCH_RETRY_MS          200
+#define TIMERS_PUNCH_RETRY_MAX_MS     1000
+#define TIMERS_NO_PATH_MS             3000
 
 struct daemon;
 struct peer;

@@ -1,0 +1,636 @@
+/*
+ * medlink.c - see medlink.h. One state machine for the TCP connection:
+ *
+ *   WAIT --timer--> RESOLVING --getaddrinfo--> CONNECTING --connect-->
+ *   (publishing) CHALLENGE --NONCE--> REGISTERING --REGISTER ok--> UP
+ *   (client)     UP
+ *
+ * and any error or close goes back to WAIT with the next backoff delay
+ * (or to IDLE for a client nobody needs). The libuv handles are embedded
+ * in struct medlink; the TCP handle is re-initialized for each attempt and
+ * only after the previous one's close callback ran. The object is freed
+ * when its last handle is closed.
+ */
+#include "medlink.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "answer.h"
+#include "daemon.h"
+#include "log.h"
+#include "medproto.h"
+#include "netcheck.h"
+#include "punch.h"
+#include "resolve.h"
+#include "stun.h"
+
+enum state { IDLE, WAIT, RESOLVING, CONNECTING, CHALLENGE, REGISTERING, UP };
+
+static const char *const state_names[] = {
+	[IDLE] = "idle", [WAIT] = "backoff", [RESOLVING] = "resolving", [CONNECTING] = "connecting",
+	[CHALLENGE] = "registering", [REGISTERING] = "registering", [UP] = "connected",
+};
+
+#define RTT_DEFAULT_MS 200
+#define INBUF_LEN (2 * STUN_MAX_MSG)
+#define WRITE_QUEUE_MAX (64 * 1024)
+
+struct medlink {
+	struct daemon *d;
+	enum state state;
+	uint8_t k[32];                 /* shared with the mediator (medproto.h) */
+
+	bool have_addr;
+	struct endpoint addr;          /* the mediator's main port */
+
+	uv_tcp_t tcp;
+	bool tcp_open;                 /* initialized and not yet closed */
+	bool tcp_closing;
+	uv_connect_t connect_req;
+	uv_getaddrinfo_t gai;
+	bool gai_running;
+	uv_timer_t timer;              /* backoff, connect deadline, keepalive */
+	uv_timer_t ka_timer;
+	unsigned handles;              /* open handles; freed at 0 */
+	bool closing;
+
+	uint8_t in[INBUF_LEN];
+	size_t in_len;
+
+	unsigned attempts;             /* since the last success */
+	uint64_t connect_started_ms;
+	uint64_t last_rx_ms;
+	uint64_t since_ms;             /* when the current state began */
+	uint64_t want_until_ms;        /* client: keep the connection until */
+	int64_t rtt_ms;                /* -1 = not measured */
+	uint8_t ka_txid[STUN_TXID_LEN];
+	uint64_t ka_sent_ns;
+	char server_id[MEDPROTO_SERVER_ID_MAX];
+	char last_error[160];
+};
+
+static void schedule_retry(struct medlink *m);
+static void start_connect(struct medlink *m);
+static void tcp_drop(struct medlink *m, const char *why);
+
+static uint64_t now_ms(const struct medlink *m) { return uv_now(m->d->loop); }
+
+static void set_state(struct medlink *m, enum state s)
+{
+	m->state = s;
+	m->since_ms = now_ms(m);
+}
+
+static void handle_closed_cb(uv_handle_t *h)
+{
+	struct medlink *m = h->data;
+	if (h == (uv_handle_t *)&m->tcp) {
+		m->tcp_open = false;
+		m->tcp_closing = false;
+	}
+	if (--m->handles == 0 && m->closing) {
+		sodium_memzero(m, sizeof(*m));
+		free(m);
+	}
+}
+
+static bool wanted(const struct medlink *m)
+{
+	return m->d->cfg.publish || now_ms(m) < m->want_until_ms;
+}
+
+/* ------------------------------------------------------------ sending */
+
+struct wreq {
+	uv_write_t req;
+	uint8_t data[];
+};
+
+static void write_cb(uv_write_t *req, int status)
+{
+	struct medlink *m = req->data;
+	free(req);
+	if (status < 0 && status != UV_ECANCELED && m->tcp_open && !m->tcp_closing)
+		tcp_drop(m, uv_strerror(status));
+}
+
+int medlink_send_tcp(struct medlink *m, const uint8_t *buf, size_t len)
+{
+	if (!m || m->state < CHALLENGE || !m->tcp_open || m->tcp_closing)
+		return -ENOTCONN;
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&m->tcp) > WRITE_QUEUE_MAX)
+		return -ENOBUFS;
+	struct wreq *w = malloc(sizeof(*w) + len);
+	if (!w)
+		return -ENOMEM;
+	memcpy(w->data, buf, len);
+	w->req.data = m;
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	int rc = uv_write(&w->req, (uv_stream_t *)&m->tcp, &b, 1, write_cb);
+	if (rc < 0) {
+		free(w);
+		return rc;
+	}
+	return 0;
+}
+
+int medlink_send_udp(struct medlink *m, const uint8_t *buf, size_t len, uint16_t port)
+{
+	if (!m || !m->have_addr)
+		return -EAGAIN;
+	struct endpoint to = m->addr;
+	if (port)
+		to.port = port;
+	return udp_send_one(&m->d->udp, buf, len, &to);
+}
+
+bool medlink_udp_addr(const struct medlink *m, struct endpoint *out)
+{
+	if (!m || !m->have_addr)
+		return false;
+	*out = m->addr;
+	return true;
+}
+
+const uint8_t *medlink_auth_key(const struct medlink *m) { return m->k; }
+
+uint64_t medlink_rtt_ms(const struct medlink *m)
+{
+	return m && m->rtt_ms >= 0 ? (uint64_t)m->rtt_ms : RTT_DEFAULT_MS;
+}
+
+bool medlink_tcp_up(const struct medlink *m)
+{
+	return m && m->state >= CHALLENGE && m->tcp_open && !m->tcp_closing;
+}
+
+/* ---------------------------------------------------- registration */
+
+static void send_msg_tcp(struct medlink *m, const struct medmsg *mm, bool auth)
+{
+	uint8_t buf[STUN_MAX_MSG];
+	int n = medproto_encode(buf, sizeof(buf), mm, auth ? m->k : NULL, MEDPROTO_DIR_TO_MEDIATOR, false);
+	if (n < 0) {
+		log_warn("mediator: cannot encode %s: %s", medproto_method_name(mm->method), strerror(-n));
+		return;
+	}
+	if (medlink_send_tcp(m, buf, (size_t)n) < 0)
+		tcp_drop(m, "write failed");
+}
+
+static void send_nonce_request(struct medlink *m)
+{
+	struct medmsg mm = { .method = MEDPROTO_METHOD_NONCE, .cls = STUN_REQUEST };
+	stun_new_txid(mm.txid);
+	set_state(m, CHALLENGE);
+	send_msg_tcp(m, &mm, false);
+}
+
+static void send_register(struct medlink *m, const uint8_t nonce[MEDPROTO_NONCE_LEN])
+{
+	struct medmsg mm = { .method = MEDPROTO_METHOD_REGISTER, .cls = STUN_REQUEST };
+	stun_new_txid(mm.txid);
+	mm.has_key = true;
+	memcpy(mm.key, m->d->self.pub, KEY_LEN);
+	mm.has_nonce = true;
+	memcpy(mm.nonce, nonce, MEDPROTO_NONCE_LEN);
+	snprintf(mm.server_id, sizeof(mm.server_id), "%s", m->server_id);
+	mm.n_local = punch_local_addrs(m->d, mm.local, MEDLINK_MAX_LOCAL);
+	set_state(m, REGISTERING);
+	send_msg_tcp(m, &mm, true);
+}
+
+static void send_ka(struct medlink *m)
+{
+	uint8_t buf[STUN_HDR_LEN];
+	struct stun_writer w;
+	stun_new_txid(m->ka_txid);
+	stun_begin(&w, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_REQUEST, m->ka_txid);
+	int n = stun_end(&w);
+	m->ka_sent_ns = uv_hrtime();
+	if (n > 0 && medlink_send_tcp(m, buf, (size_t)n) < 0)
+		tcp_drop(m, "write failed");
+}
+
+static void ka_timer_cb(uv_timer_t *h)
+{
+	struct medlink *m = h->data;
+	if (m->closing || m->state < CHALLENGE)
+		return;
+	uint64_t now = now_ms(m);
+	if (now - m->last_rx_ms >= MEDLINK_DEAD_MS) {
+		tcp_drop(m, "no answer from the mediator");
+		return;
+	}
+	if (m->state == UP && !wanted(m)) {
+		log_debug("mediator: closing the idle connection");
+		tcp_drop(m, NULL);
+		return;
+	}
+	if (m->state != UP) {
+		/* still registering after the deadline */
+		if (now - m->since_ms >= MEDLINK_CONNECT_MS) {
+			tcp_drop(m, "registration timed out");
+			return;
+		}
+	} else {
+		send_ka(m);
+	}
+	uv_timer_start(&m->ka_timer, ka_timer_cb, m->state == UP ? MEDLINK_KEEPALIVE_MS : 1000, 0);
+}
+
+/* ------------------------------------------------------- receiving */
+
+static void on_registered(struct medlink *m, const struct medmsg *mm)
+{
+	char id[UUID_STR_LEN + 1 + MEDPROTO_SERVER_ID_MAX + 1];
+	snprintf(id, sizeof(id), "%s.%s", m->server_id, m->d->system_id);
+	set_state(m, UP);
+	m->attempts = 0;
+	m->last_error[0] = '\0';
+	if (mm->has_mapped) {
+		char a[ENDPOINT_STR_LEN];
+		endpoint_format(a, &mm->mapped);
+		log_info("mediator: registered as %s (our TCP address as seen: %s)", id, a);
+	} else {
+		log_info("mediator: registered as %s", id);
+	}
+	uv_timer_start(&m->ka_timer, ka_timer_cb, MEDLINK_KEEPALIVE_MS, 0);
+}
+
+/* Messages on either channel; via_tcp says which. src is the UDP source. */
+static void input(struct medlink *m, const struct stun_msg *sm, bool via_tcp, const struct endpoint *src)
+{
+	struct daemon *d = m->d;
+	struct medmsg mm;
+	if (medproto_parse(sm, &mm) < 0) {
+		d->cnt.mediator_bad++;
+		return;
+	}
+	bool authed = mm.has_auth && medproto_auth_ok(sm, m->k, MEDPROTO_DIR_FROM_MEDIATOR);
+	if (mm.has_auth && !authed) {
+		d->cnt.mediator_bad++;
+		return;
+	}
+	switch (mm.method) {
+	case STUN_METHOD_BINDING:
+		if (via_tcp && memcmp(mm.txid, m->ka_txid, STUN_TXID_LEN) == 0)
+			m->rtt_ms = (int64_t)((uv_hrtime() - m->ka_sent_ns) / 1000000);
+		else if (!via_tcp && d->netcheck)
+			netcheck_binding(d->netcheck, &mm, src);
+		break;
+	case MEDPROTO_METHOD_NONCE:
+		if (via_tcp && m->state == CHALLENGE && mm.cls == STUN_SUCCESS && mm.has_nonce)
+			send_register(m, mm.nonce);
+		break;
+	case MEDPROTO_METHOD_REGISTER:
+		if (!via_tcp || m->state != REGISTERING)
+			break;
+		if (mm.cls == STUN_SUCCESS && authed) {
+			on_registered(m, &mm);
+		} else if (mm.cls == STUN_ERROR) {
+			snprintf(m->last_error, sizeof(m->last_error), "registration refused: %u %s",
+				 mm.error_code, mm.error_reason);
+			log_error("mediator: %s (is mediator_key right?)", m->last_error);
+			tcp_drop(m, NULL);
+		}
+		break;
+	case MEDPROTO_METHOD_CONNECT:
+		if (mm.cls == STUN_INDICATION && via_tcp && authed && d->answers)
+			answer_connect(d, &mm);
+		else if (mm.cls == STUN_SUCCESS && authed)
+			resolve_reply(d, &mm, true);
+		else if (mm.cls == STUN_ERROR)
+			resolve_reply(d, &mm, authed);
+		break;
+	case MEDPROTO_METHOD_ANSWER:
+		if (mm.cls == STUN_SUCCESS && authed)
+			answer_acked(d, &mm, !via_tcp);
+		break;
+	default:
+		d->cnt.mediator_bad++;
+		break;
+	}
+}
+
+void medlink_udp_input(struct daemon *d, const uint8_t *buf, size_t len, const struct endpoint *src)
+{
+	struct medlink *m = d->med;
+	struct stun_msg sm;
+	if (!m || !m->have_addr || src->addr != m->addr.addr) {
+		d->cnt.mediator_bad++; /* STUN from anyone but our mediator */
+		return;
+	}
+	if (stun_decode(buf, len, &sm) < 0) {
+		d->cnt.mediator_bad++;
+		return;
+	}
+	input(m, &sm, false, src);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct medlink *m = h->data;
+	(void)suggested;
+	*buf = uv_buf_init((char *)m->in + m->in_len, (unsigned)(sizeof(m->in) - m->in_len));
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct medlink *m = s->data;
+	(void)buf;
+	if (nread < 0) {
+		tcp_drop(m, nread == UV_EOF ? "the mediator closed the connection" : uv_strerror((int)nread));
+		return;
+	}
+	m->in_len += (size_t)nread;
+	m->last_rx_ms = now_ms(m);
+	size_t off = 0;
+	while (m->tcp_open && !m->tcp_closing) {
+		int fl = stun_frame_len(m->in + off, m->in_len - off);
+		if (fl < 0) {
+			tcp_drop(m, "the mediator sent something that is not STUN");
+			return;
+		}
+		if (fl == 0 || (size_t)fl > m->in_len - off)
+			break;
+		struct stun_msg sm;
+		if (stun_decode(m->in + off, (size_t)fl, &sm) == 0)
+			input(m, &sm, true, NULL);
+		else
+			m->d->cnt.mediator_bad++;
+		off += (size_t)fl;
+	}
+	if (!m->tcp_open || m->tcp_closing)
+		return;
+	memmove(m->in, m->in + off, m->in_len - off);
+	m->in_len -= off;
+}
+
+/* ------------------------------------------------------ connecting */
+
+static void tcp_drop(struct medlink *m, const char *why)
+{
+	bool was_up = m->state == UP;
+	if (why) {
+		snprintf(m->last_error, sizeof(m->last_error), "%s", why);
+		if (was_up || m->d->cfg.publish)
+			log_warn("mediator: %s", why);
+	}
+	uv_timer_stop(&m->ka_timer);
+	if (m->tcp_open && !m->tcp_closing) {
+		m->tcp_closing = true;
+		uv_close((uv_handle_t *)&m->tcp, handle_closed_cb);
+	}
+	m->in_len = 0;
+	if (m->closing)
+		return;
+	if (wanted(m)) {
+		schedule_retry(m);
+	} else {
+		set_state(m, IDLE);
+	}
+	resolve_link_changed(m->d);
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	struct medlink *m = req->data;
+	if (m->closing || status == UV_ECANCELED)
+		return;
+	if (status < 0) {
+		tcp_drop(m, uv_strerror(status));
+		return;
+	}
+	m->rtt_ms = (int64_t)(now_ms(m) - m->connect_started_ms);
+	m->last_rx_ms = now_ms(m);
+	uv_read_start((uv_stream_t *)&m->tcp, alloc_cb, read_cb);
+	if (m->d->cfg.publish) {
+		send_nonce_request(m);
+		uv_timer_start(&m->ka_timer, ka_timer_cb, 1000, 0);
+	} else {
+		set_state(m, UP);
+		m->attempts = 0;
+		uv_timer_start(&m->ka_timer, ka_timer_cb, MEDLINK_KEEPALIVE_MS, 0);
+	}
+	resolve_link_changed(m->d);
+}
+
+static void tcp_connect(struct medlink *m)
+{
+	struct sockaddr_in sa;
+	if (m->tcp_open) { /* the previous handle is still closing: try again shortly */
+		schedule_retry(m);
+		return;
+	}
+	uv_tcp_init(m->d->loop, &m->tcp);
+	m->tcp.data = m;
+	m->tcp_open = true;
+	m->handles++;
+	uv_tcp_nodelay(&m->tcp, 1);
+	endpoint_to_sockaddr(&sa, &m->addr);
+	m->connect_req.data = m;
+	set_state(m, CONNECTING);
+	m->connect_started_ms = now_ms(m);
+	int rc = uv_tcp_connect(&m->connect_req, &m->tcp, (const struct sockaddr *)&sa, connect_cb);
+	if (rc < 0)
+		tcp_drop(m, uv_strerror(rc));
+}
+
+static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct medlink *m = req->data;
+	m->gai_running = false;
+	if (m->closing) {
+		uv_freeaddrinfo(res);
+		if (--m->handles == 0) {
+			sodium_memzero(m, sizeof(*m));
+			free(m);
+		}
+		return;
+	}
+	m->handles--;
+	if (status < 0 || !res) {
+		char why[400];
+		snprintf(why, sizeof(why), "cannot resolve %s: %s", m->d->cfg.mediator_host,
+			 uv_strerror(status));
+		uv_freeaddrinfo(res);
+		tcp_drop(m, why);
+		return;
+	}
+	const struct sockaddr_in *sa = (const struct sockaddr_in *)(const void *)res->ai_addr;
+	m->addr.addr = ntohl(sa->sin_addr.s_addr);
+	m->addr.port = m->d->cfg.mediator_port;
+	bool first = !m->have_addr;
+	m->have_addr = true;
+	uv_freeaddrinfo(res);
+	if (first)
+		resolve_link_changed(m->d);
+	if (wanted(m))
+		tcp_connect(m);
+	else
+		set_state(m, IDLE);
+}
+
+/* Resolves the mediator's name (a literal at once), then connects if the
+ * connection is wanted; the UDP address is kept either way. */
+static void start_connect(struct medlink *m)
+{
+	uint32_t a;
+	if (addr_parse(&a, m->d->cfg.mediator_host) == 0) {
+		m->addr.addr = a;
+		m->addr.port = m->d->cfg.mediator_port;
+		m->have_addr = true;
+		if (wanted(m))
+			tcp_connect(m);
+		else
+			set_state(m, IDLE);
+		return;
+	}
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
+	set_state(m, RESOLVING);
+	m->gai.data = m;
+	if (uv_getaddrinfo(m->d->loop, &m->gai, gai_cb, m->d->cfg.mediator_host, NULL, &hints) == 0) {
+		m->gai_running = true;
+		m->handles++; /* the request holds the object like a handle does */
+	}
+	else
+		tcp_drop(m, "cannot start name resolution");
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+	struct medlink *m = h->data;
+	if (m->closing || m->state != WAIT)
+		return;
+	start_connect(m);
+}
+
+/* Backoff: MIN doubling to MAX, each delay scaled by 0.75..1.25. */
+static void schedule_retry(struct medlink *m)
+{
+	uint64_t delay = MEDLINK_BACKOFF_MIN_MS;
+	for (unsigned i = 0; i < m->attempts && delay < MEDLINK_BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	if (delay > MEDLINK_BACKOFF_MAX_MS)
+		delay = MEDLINK_BACKOFF_MAX_MS;
+	delay = delay * 3 / 4 + randombytes_uniform((uint32_t)(delay / 2 + 1));
+	m->attempts++;
+	set_state(m, WAIT);
+	uv_timer_start(&m->timer, timer_cb, delay, 0);
+}
+
+void medlink_want_tcp(struct medlink *m)
+{
+	if (!m || m->closing)
+		return;
+	m->want_until_ms = now_ms(m) + MEDLINK_IDLE_MS;
+	if (m->state == IDLE)
+		start_connect(m);
+}
+
+/* ------------------------------------------------------- lifecycle */
+
+static void default_server_id(char out[MEDPROTO_SERVER_ID_MAX])
+{
+	char host[256] = "";
+	size_t o = 0;
+	gethostname(host, sizeof(host) - 1);
+	for (size_t i = 0; host[i] && host[i] != '.' && o + 1 < MEDPROTO_SERVER_ID_MAX; i++) {
+		char ch = host[i];
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+			ch = '-';
+		if (o == 0 && ch == '-')
+			continue;
+		out[o++] = ch;
+	}
+	out[o] = '\0';
+	if (!medproto_server_id_ok(out))
+		snprintf(out, MEDPROTO_SERVER_ID_MAX, "server");
+}
+
+int medlink_new(struct medlink **out, struct daemon *d)
+{
+	*out = NULL;
+	if (!d->cfg.has_mediator)
+		return 0;
+	struct medlink *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->d = d;
+	m->rtt_ms = -1;
+	if (medproto_auth_key(m->k, d->self.priv, d->cfg.mediator_key, d->self.pub, d->cfg.mediator_key)) {
+		free(m);
+		return -EINVAL;
+	}
+	if (d->cfg.server_id[0])
+		snprintf(m->server_id, sizeof(m->server_id), "%s", d->cfg.server_id);
+	else
+		default_server_id(m->server_id);
+	uv_timer_init(d->loop, &m->timer);
+	uv_timer_init(d->loop, &m->ka_timer);
+	m->timer.data = m->ka_timer.data = m;
+	m->handles = 2;
+	set_state(m, IDLE);
+	*out = m;
+	/* The address is needed for UDP requests even when TCP is not. */
+	start_connect(m);
+	return 0;
+}
+
+void medlink_close(struct medlink *m)
+{
+	if (!m || m->closing)
+		return;
+	m->closing = true;
+	if (m->gai_running)
+		uv_cancel((uv_req_t *)&m->gai);
+	if (m->tcp_open && !m->tcp_closing) {
+		m->tcp_closing = true;
+		uv_close((uv_handle_t *)&m->tcp, handle_closed_cb);
+	}
+	uv_close((uv_handle_t *)&m->timer, handle_closed_cb);
+	uv_close((uv_handle_t *)&m->ka_timer, handle_closed_cb);
+}
+
+const char *medlink_state_name(const struct medlink *m)
+{
+	if (!m)
+		return "off";
+	if (m->state == UP && m->d->cfg.publish)
+		return "registered";
+	return state_names[m->state];
+}
+
+void medlink_describe(const struct medlink *m, char *out, size_t outlen)
+{
+	char a[ENDPOINT_STR_LEN] = "";
+	if (!m) {
+		snprintf(out, outlen, "off");
+		return;
+	}
+	if (m->have_addr)
+		endpoint_format(a, &m->addr);
+	uint64_t secs = (now_ms(m) - m->since_ms) / 1000;
+	if (m->state == UP && m->d->cfg.publish)
+		snprintf(out, outlen, "registered as %s.%s at %s:%u (%s) for %llus", m->server_id,
+			 m->d->system_id, m->d->cfg.mediator_host, m->d->cfg.mediator_port, a,
+			 (unsigned long long)secs);
+	else
+		snprintf(out, outlen, "%s %s:%u%s%s%s%s", medlink_state_name(m), m->d->cfg.mediator_host,
+			 m->d->cfg.mediator_port, *a ? " (" : "", a, *a ? ")" : "",
+			 m->last_error[0] && m->state != UP ? "; last error: " : "");
+	if (m->last_error[0] && m->state != UP) {
+		size_t l = strlen(out);
+		snprintf(out + l, outlen - l, "%s", m->last_error);
+	}
+}

@@ -1,0 +1,317 @@
+/*
+ * resolve.c - see resolve.h. One resolver per mediated peer, with its own
+ * uv_timer_t for retransmission, the TCP copy and backoff. The resolver is
+ * a separate heap object so it can outlive its peer until its timer's
+ * close callback frees it; it never touches the peer after resolve_free.
+ */
+#include "resolve.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "medlink.h"
+#include "medproto.h"
+#include "peer.h"
+#include "punch.h"
+
+enum rstate { R_IDLE, R_ASKING, R_DONE, R_FAILED };
+
+struct resolve {
+	struct peer *p;                /* NULL once the peer is gone */
+	struct daemon *d;
+	uv_timer_t timer;
+	enum rstate state;
+	uint8_t txid[STUN_TXID_LEN];
+	uint64_t started_ms;           /* of the current request */
+	uint64_t retry_ms;             /* next UDP retransmission delay */
+	uint64_t next_udp_ms;
+	uint64_t tcp_at_ms;            /* when the TCP copy is due; 0 = sent or not needed */
+	bool tcp_sent;
+	bool udp_waiting;              /* the mediator's address was not known yet */
+	unsigned failures;             /* consecutive, for the backoff */
+	uint64_t done_ms;
+	char error[160];
+};
+
+static void timer_cb(uv_timer_t *h);
+
+int resolve_attach(struct daemon *d, struct peer *p)
+{
+	if (!p->cfg.has_system || p->cfg.has_endpoint || !d->med)
+		return 0;
+	struct resolve *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->p = p;
+	r->d = d;
+	uv_timer_init(d->loop, &r->timer);
+	r->timer.data = r;
+	p->rs = r;
+	return 0;
+}
+
+static void closed_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void resolve_free(struct peer *p)
+{
+	struct resolve *r = p->rs;
+	if (!r)
+		return;
+	r->p = NULL;
+	p->rs = NULL;
+	uv_close((uv_handle_t *)&r->timer, closed_cb);
+}
+
+static int encode_request(struct resolve *r, uint8_t *buf, size_t cap, bool fingerprint)
+{
+	struct daemon *d = r->d;
+	struct peer *p = r->p;
+	struct medmsg mm = { .method = MEDPROTO_METHOD_CONNECT, .cls = STUN_REQUEST };
+	char sys[UUID_STR_LEN + 1];
+
+	memcpy(mm.txid, r->txid, STUN_TXID_LEN);
+	mm.has_key = true;
+	memcpy(mm.key, d->self.pub, KEY_LEN);
+	uuid_format(sys, p->cfg.system_id);
+	if (p->cfg.server_id[0])
+		snprintf(mm.target, sizeof(mm.target), "%s.%s", p->cfg.server_id, sys);
+	else
+		snprintf(mm.target, sizeof(mm.target), "%s", sys);
+	mm.n_local = punch_local_addrs(d, mm.local, MEDPROTO_MAX_ADDRS);
+	return medproto_encode(buf, cap, &mm, medlink_auth_key(d->med), MEDPROTO_DIR_TO_MEDIATOR, fingerprint);
+}
+
+static void send_tcp_copy(struct resolve *r)
+{
+	uint8_t buf[STUN_MAX_MSG];
+	if (!medlink_tcp_up(r->d->med)) {
+		medlink_want_tcp(r->d->med); /* resolve_link_changed sends it once up */
+		return;
+	}
+	int n = encode_request(r, buf, sizeof(buf), false);
+	if (n > 0 && medlink_send_tcp(r->d->med, buf, (size_t)n) == 0) {
+		r->tcp_sent = true;
+		log_debug("peer %s: connect request sent over TCP as well", r->p->cfg.name);
+	}
+}
+
+/* Sends (or resends) the request on UDP; a failure sends the TCP copy now. */
+static void send_udp(struct resolve *r, uint64_t now)
+{
+	uint8_t buf[STUN_MAX_MSG];
+	int n = encode_request(r, buf, sizeof(buf), true);
+	if (n < 0) {
+		snprintf(r->error, sizeof(r->error), "cannot build a connect request: %s", strerror(-n));
+		return;
+	}
+	int rc = medlink_send_udp(r->d->med, buf, (size_t)n, 0);
+	r->udp_waiting = rc == -EAGAIN;
+	if (rc < 0 && rc != -EAGAIN && !r->tcp_sent) {
+		log_debug("peer %s: UDP to the mediator failed (%s), using TCP", r->p->cfg.name, strerror(-rc));
+		r->tcp_at_ms = now;
+	}
+	r->next_udp_ms = now + r->retry_ms;
+	r->retry_ms *= 2;
+}
+
+static void arm(struct resolve *r, uint64_t now)
+{
+	uint64_t due = 0;
+	if (r->state == R_ASKING) {
+		due = r->next_udp_ms;
+		if (!r->tcp_sent && r->tcp_at_ms && r->tcp_at_ms < due)
+			due = r->tcp_at_ms;
+		if (r->started_ms + RESOLVE_TIMEOUT_MS < due)
+			due = r->started_ms + RESOLVE_TIMEOUT_MS;
+	} else if (r->state == R_FAILED) {
+		due = r->done_ms;
+	} else {
+		return;
+	}
+	uv_timer_start(&r->timer, timer_cb, due > now ? due - now : 0, 0);
+}
+
+void resolve_start(struct daemon *d, struct peer *p)
+{
+	struct resolve *r = p->rs;
+	uint64_t now = uv_now(d->loop);
+	if (!r || r->state == R_ASKING)
+		return;
+	if (r->state == R_DONE && now - r->done_ms < RESOLVE_FRESH_MS && p->n_cands) {
+		punch_start(d, p);
+		return;
+	}
+	if (r->state == R_FAILED && now < r->done_ms)
+		return; /* backing off; the timer asks again */
+	stun_new_txid(r->txid);
+	r->state = R_ASKING;
+	r->started_ms = now;
+	r->retry_ms = RESOLVE_RETRY_MS;
+	r->tcp_sent = false;
+	uint64_t rtt = medlink_rtt_ms(d->med);
+	r->tcp_at_ms = now + (2 * rtt > RESOLVE_TCP_MIN_MS ? 2 * rtt : RESOLVE_TCP_MIN_MS);
+	medlink_want_tcp(d->med);
+	log_debug("peer %s: asking the mediator for system %s", p->cfg.name, p->system_id);
+	send_udp(r, now);
+	arm(r, now);
+}
+
+static void fail(struct resolve *r, uint64_t now, const char *fmt, const char *detail)
+{
+	uint64_t delay = RESOLVE_BACKOFF_MIN_MS;
+	for (unsigned i = 0; i < r->failures && delay < RESOLVE_BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	if (delay > RESOLVE_BACKOFF_MAX_MS)
+		delay = RESOLVE_BACKOFF_MAX_MS;
+	delay = delay * 3 / 4 + randombytes_uniform((uint32_t)(delay / 2 + 1));
+	r->failures++;
+	r->state = R_FAILED;
+	r->done_ms = now + delay;
+	snprintf(r->error, sizeof(r->error), fmt, detail);
+	log_warn("peer %s: %s; asking again in %.1f s", r->p->cfg.name, r->error, (double)delay / 1000);
+	arm(r, now);
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+	struct resolve *r = h->data;
+	struct daemon *d = r->d;
+	if (!r->p || d->stopping)
+		return;
+	uint64_t now = uv_now(d->loop);
+	if (r->state == R_FAILED && now >= r->done_ms) {
+		r->state = R_IDLE;
+		resolve_start(d, r->p);
+		return;
+	}
+	if (r->state != R_ASKING)
+		return;
+	if (now >= r->started_ms + RESOLVE_TIMEOUT_MS) {
+		fail(r, now, "%s", "the mediator did not answer");
+		return;
+	}
+	if (!r->tcp_sent && r->tcp_at_ms && now >= r->tcp_at_ms)
+		send_tcp_copy(r);
+	if (now >= r->next_udp_ms)
+		send_udp(r, now);
+	arm(r, now);
+}
+
+void resolve_link_changed(struct daemon *d)
+{
+	uint64_t now = uv_now(d->loop);
+	for (size_t i = 0; i < peers_count(d->peers); i++) {
+		struct resolve *r = peers_at(d->peers, i)->rs;
+		if (!r || r->state != R_ASKING)
+			continue;
+		if (!r->tcp_sent && r->tcp_at_ms && now >= r->tcp_at_ms && medlink_tcp_up(d->med))
+			send_tcp_copy(r);
+		if (r->udp_waiting)
+			send_udp(r, now);
+	}
+}
+
+static struct resolve *by_txid(struct daemon *d, const uint8_t txid[STUN_TXID_LEN])
+{
+	for (size_t i = 0; i < peers_count(d->peers); i++) {
+		struct resolve *r = peers_at(d->peers, i)->rs;
+		if (r && memcmp(r->txid, txid, STUN_TXID_LEN) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static void accept_answer(struct daemon *d, struct resolve *r, const struct medmsg *mm, uint64_t now)
+{
+	struct peer *p = r->p;
+	uint8_t id[UUID_LEN];
+	bool fresh = r->state != R_DONE;
+	if (!mm->has_peer_key) {
+		fail(r, now, "%s", "the mediator's answer has no key");
+		return;
+	}
+	key_system_id(id, mm->peer_key);
+	if (memcmp(id, p->cfg.system_id, UUID_LEN) != 0 ||
+	    (p->has_key && memcmp(p->cfg.key, mm->peer_key, KEY_LEN) != 0)) {
+		fail(r, now, "%s", "the mediator named a key that is not this system's");
+		return;
+	}
+	if (!p->has_key)
+		peer_set_key(p, mm->peer_key);
+	unsigned added = 0;
+	if (mm->has_public)
+		added += punch_add(p, &mm->public_addr, CAND_PUBLIC);
+	for (unsigned i = 0; i < mm->n_local; i++)
+		added += punch_add(p, &mm->local[i], CAND_LOCAL);
+	r->state = R_DONE;
+	r->done_ms = now;
+	r->failures = 0;
+	r->error[0] = '\0';
+	uv_timer_stop(&r->timer);
+	p->via_mediator = true;
+	if (fresh || added) {
+		char c[256];
+		punch_format(p, c, sizeof(c));
+		log_info("peer %s: server %s answered; trying %s", p->cfg.name,
+			 mm->server_id[0] ? mm->server_id : "?", c);
+		punch_start(d, p);
+	}
+}
+
+void resolve_reply(struct daemon *d, const struct medmsg *mm, bool authenticated)
+{
+	struct resolve *r = by_txid(d, mm->txid);
+	uint64_t now = uv_now(d->loop);
+	if (!r || !r->p)
+		return;
+	if (mm->cls == STUN_SUCCESS) {
+		if (r->state == R_ASKING || r->state == R_DONE)
+			accept_answer(d, r, mm, now);
+		return;
+	}
+	if (r->state != R_ASKING)
+		return;
+	char detail[200];
+	switch (mm->error_code) {
+	case MEDPROTO_ERR_NOT_AUTHORIZED:
+		fail(r, now, "%s", "not authorized by the server (our key is not in its [client] list)");
+		break;
+	case MEDPROTO_ERR_OFFLINE:
+		fail(r, now, "%s", "system offline (no server of it is registered with the mediator)");
+		break;
+	case MEDPROTO_ERR_NO_ANSWER:
+		fail(r, now, "%s", "the server did not answer the mediator");
+		break;
+	case MEDPROTO_ERR_UNAUTHENTICATED:
+		fail(r, now, "%s", "the mediator refused our key proof (check mediator_key)");
+		break;
+	default:
+		snprintf(detail, sizeof(detail), "%u %s", mm->error_code, mm->error_reason);
+		fail(r, now, "mediator error: %s", detail);
+		break;
+	}
+	(void)authenticated;
+}
+
+void resolve_describe(const struct peer *p, char *state, size_t statelen, char *err, size_t errlen)
+{
+	const struct resolve *r = p->rs;
+	static const char *const names[] = { "idle", "resolving", "resolved", "failed" };
+	if (!r) {
+		snprintf(state, statelen, "%s", "");
+		snprintf(err, errlen, "%s", "");
+		return;
+	}
+	snprintf(state, statelen, "%s", names[r->state]);
+	snprintf(err, errlen, "%s", r->error);
+}
