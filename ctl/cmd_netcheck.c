@@ -100,10 +100,12 @@ static void print_text(const struct kv *kv, size_t n)
 		printf("NAT mapping:     the same for every destination (hole punching friendly)\n");
 	else if (mapped)
 		printf("NAT mapping:     unknown (the mediator's second port did not answer)\n");
-	if (other)
+	if (other && strcmp(other, "unknown") != 0)
 		printf("filtering:       %s\n", !strcmp(other, "yes") ?
 		       "packets from a new port of a known host get in" :
 		       "only replies from exactly where we sent get in (port-restricted)");
+	else if (other)
+		printf("filtering:       unknown (an earlier check opened the NAT towards the second port)\n");
 	for (size_t i = 0; i < n; i++) {
 		static const char *const known[] = { "udp", "mapped", "mapping_varies", "mediator",
 						     "rtt_ms", "other_port_reaches_us", "mapped_alt",

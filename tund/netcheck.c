@@ -19,6 +19,7 @@
 #include "stun.h"
 
 #define NETCHECK_WAITERS 8
+#define NETCHECK_TAINT_MS 180000 /* Linux keeps an answered UDP flow 120 s, others longer */
 
 enum probe { P_MAIN, P_CHANGE, P_ALT, P_N };
 
@@ -34,6 +35,8 @@ struct netcheck {
 	uint16_t alt_port;               /* learned from the CHANGE answer, else guessed */
 	bool alt_sent;
 	bool change_valid;               /* CHANGE answered before we sent to the second port */
+	bool change_tainted;             /* an earlier check sent there recently */
+	uint64_t last_alt_ms;            /* when a check last sent to the second port */
 	struct ctl_conn *waiters[NETCHECK_WAITERS];
 	unsigned n_waiters;
 };
@@ -69,6 +72,8 @@ void netcheck_close(struct netcheck *nc)
 
 static void send_probe(struct netcheck *nc, enum probe which)
 {
+	if (which == P_ALT)
+		nc->last_alt_ms = uv_now(nc->d->loop);
 	uint8_t buf[64];
 	struct stun_writer w;
 	struct endpoint to;
@@ -112,10 +117,10 @@ static void finish(struct netcheck *nc)
 		    endpoint_equal(&nc->mapped[P_MAIN], &nc->mapped[P_ALT]) ? "no" : "yes");
 	else
 		OUT("mapping_varies unknown\n");
-	/* Once we have sent to the second port ourselves, its answers are
-	 * replies and say nothing about filtering. */
-	if (nc->got[P_MAIN] && (nc->change_valid || !nc->got[P_CHANGE]))
-		OUT("other_port_reaches_us %s\n", nc->got[P_CHANGE] ? "yes" : "no");
+	/* Only an answer from the second port that came before we sent there
+	 * ourselves (in this check or a recent one) shows the filtering. */
+	if (nc->got[P_MAIN] && !nc->change_tainted)
+		OUT("other_port_reaches_us %s\n", nc->change_valid ? "yes" : "no");
 	else
 		OUT("other_port_reaches_us unknown\n");
 #undef OUT
@@ -137,7 +142,7 @@ static void timer_cb(uv_timer_t *h)
 	}
 	if (!nc->got[P_MAIN])
 		send_probe(nc, P_MAIN);
-	if (!nc->got[P_CHANGE])
+	if (!nc->got[P_CHANGE] && !nc->alt_sent)
 		send_probe(nc, P_CHANGE);
 	/* Without the CHANGE answer, guess the usual second port once the
 	 * CHANGE probe had three tries. */
@@ -173,7 +178,10 @@ void netcheck_start(struct netcheck *nc, struct ctl_conn *conn)
 	memset(nc->got, 0, sizeof(nc->got));
 	nc->alt_port = 0;
 	nc->alt_sent = false;
+	/* A NAT may still hold a mapping towards the second port from an
+	 * earlier check; then its answer would pass as a reply. */
 	nc->change_valid = false;
+	nc->change_tainted = nc->last_alt_ms && nc->started_ms - nc->last_alt_ms < NETCHECK_TAINT_MS;
 	for (int i = 0; i < P_N; i++)
 		stun_new_txid(nc->txid[i]);
 	send_probe(nc, P_MAIN);

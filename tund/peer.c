@@ -91,6 +91,17 @@ struct peer *peers_by_key(const struct peers *t, const uint8_t key[KEY_LEN])
 	return NULL;
 }
 
+struct peer *peers_by_system_key(const struct peers *t, const uint8_t key[KEY_LEN])
+{
+	uint8_t id[UUID_LEN];
+	key_system_id(id, key);
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->v[i]->has_key && t->v[i]->cfg.has_system &&
+		    memcmp(t->v[i]->cfg.system_id, id, UUID_LEN) == 0)
+			return t->v[i];
+	return NULL;
+}
+
 void peer_set_key(struct peer *p, const uint8_t key[KEY_LEN])
 {
 	memcpy(p->cfg.key, key, KEY_LEN);

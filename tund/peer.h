@@ -130,6 +130,8 @@ size_t peers_count(const struct peers *t);
 struct peer *peers_at(const struct peers *t, size_t i);
 
 struct peer *peers_by_key(const struct peers *t, const uint8_t key[KEY_LEN]);
+/* A peer configured by system only whose system id is the hash of key. */
+struct peer *peers_by_system_key(const struct peers *t, const uint8_t key[KEY_LEN]);
 struct peer *peers_by_addr(const struct peers *t, uint32_t addr);
 
 /* Session indices: random, nonzero, unique among live ones. */

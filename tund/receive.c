@@ -135,6 +135,14 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct end
 		return;
 	}
 	struct peer *p = peers_by_key(d->peers, peer_pub);
+	if (!p) {
+		/* A server we know by system id punching towards us before the
+		 * mediator's answer named its key: the handshake just proved the
+		 * key, and the id is its hash, so the key is the system's. */
+		p = peers_by_system_key(d->peers, peer_pub);
+		if (p)
+			peer_set_key(p, peer_pub);
+	}
 	if (!p || memcmp(ts, p->last_ts, sizeof(ts)) <= 0) {
 		char k[KEY_B64_LEN + 1], a[ENDPOINT_STR_LEN];
 		key_to_base64(k, peer_pub);

@@ -20,6 +20,7 @@
 #include "medproto.h"
 #include "peer.h"
 #include "punch.h"
+#include "timers.h"
 
 enum rstate { R_IDLE, R_ASKING, R_DONE, R_FAILED };
 
@@ -264,7 +265,9 @@ static void accept_answer(struct daemon *d, struct resolve *r, const struct medm
 		punch_format(p, c, sizeof(c));
 		log_info("peer %s: server %s answered; trying %s", p->cfg.name,
 			 mm->server_id[0] ? mm->server_id : "?", c);
-		punch_start(d, p);
+		/* The server's own punch may have completed a handshake already. */
+		if (!timers_session_alive(d, p->cur, now) && !timers_session_alive(d, p->next, now))
+			punch_start(d, p);
 	}
 }
 
