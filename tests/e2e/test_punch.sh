@@ -272,10 +272,33 @@ else
 	fail 3 "netcheck: sym varies=$n_sym, pr varies=$n_pr pr other=$n_pr_other fc other=$n_fc_other blocked udp=$n_blk"
 fi
 
+# addr_hits PCAP SITE: packets in PCAP whose payload (past the Ethernet and
+# IPv4 headers) holds SITE's public or LAN address, plain or XOR'd with the
+# STUN magic cookie as XOR-MAPPED-ADDRESS-style attributes carry them.
+addr_hits() {
+	"$LAB_PY" - "$1" "$(nat_public_addr "$2")" "$(nat_host_addr "$2")" <<'EOF'
+import struct, sys, socket
+data = open(sys.argv[1], 'rb').read()
+needles = []
+for a in sys.argv[2:]:
+    raw = socket.inet_aton(a)
+    needles += [raw, bytes(x ^ y for x, y in zip(raw, b'\x21\x12\xa4\x42'))]
+off, hits = 24, 0
+while off + 16 <= len(data):
+    incl = struct.unpack('<I', data[off + 8:off + 12])[0]
+    pkt = data[off + 16:off + 16 + incl]
+    off += 16 + incl
+    hits += any(n in pkt[14 + 20:] for n in needles)
+print(hits)
+EOF
+}
+
 # ------------------------------------------------------------ check 4
 
 nat_block_udp_from cx "$MED"
 client_conf cx "" s2
+lab_capture_start cx eth0 "$LAB_DIR/cx.pcap"
+cap=$LAB_LAST_PID
 lab_tund_start cx cx
 if lab_wait_for 10 "cx direct to s2" path_is cx s2 direct &&
 	lab_exec cx ping -c 1 -W 2 100.100.0.12 >/dev/null; then
@@ -283,6 +306,8 @@ if lab_wait_for 10 "cx direct to s2" path_is cx s2 direct &&
 else
 	fail 4 "cx: path $(path_of cx s2); log: $(grep -c 'over TCP' "$(lab_tund_logf cx)") TCP copies"
 fi
+lab_capture_stop "$cap"
+cx_hits=$(addr_hits "$LAB_DIR/cx.pcap" s2)
 
 # ------------------------------------------------------------ check 5
 
@@ -295,27 +320,13 @@ lab_wait_for 10 "rogue refused" rogue_refused || true
 sleep 1
 lab_capture_stop "$cap"
 rerr=$(lab_tund_get rogue "peer('s2')['error']" || true)
-leak=$("$LAB_PY" - "$LAB_DIR/rogue.pcap" "$(nat_public_addr s2)" "$(nat_host_addr s2)" <<'EOF'
-import struct, sys, socket
-data = open(sys.argv[1], 'rb').read()
-needles = []
-for a in sys.argv[2:]:
-    raw = socket.inet_aton(a)
-    needles += [raw, bytes(x ^ y for x, y in zip(raw, b'\x21\x12\xa4\x42'))]
-off, hits = 24, 0
-while off + 16 <= len(data):
-    incl = struct.unpack('<I', data[off + 8:off + 12])[0]
-    pkt = data[off + 16:off + 16 + incl]
-    off += 16 + incl
-    payload = pkt[14 + 20:]  # past Ethernet and the IPv4 header: addresses in headers are fine
-    hits += any(n in payload for n in needles)
-print(hits)
-EOF
-)
-if [[ "$rerr" == *"not authorized"* ]] && [ "$leak" = 0 ]; then
-	pass "5 unallowed client: '$rerr'; 0 received packets carry the server's addresses"
+leak=$(addr_hits "$LAB_DIR/rogue.pcap" s2)
+# Positive control: the same scan finds the addresses in what the allowed
+# client cx received (check 4).
+if [[ "$rerr" == *"not authorized"* ]] && [ "$leak" = 0 ] && [ "$cx_hits" -gt 0 ]; then
+	pass "5 unallowed client: '$rerr'; 0 received packets carry the server's addresses (allowed client: $cx_hits do)"
 else
-	fail 5 "unallowed client: error '$rerr', packets with server addresses: $leak"
+	fail 5 "unallowed client: error '$rerr', packets with server addresses: $leak (allowed client: $cx_hits)"
 fi
 
 # ------------------------------------------------------------ check 6
