@@ -1,0 +1,344 @@
+/*
+ * main.c - tund-mediator's entry point and glue: arguments, config and
+ * key, then one libuv loop with the UDP ports (udpport.h), the TCP server
+ * (tcpserver.h) and the protocol engine (mediator.h) joined by callbacks.
+ * All state lives in one struct app built here. SIGINT/SIGTERM close
+ * every handle; the loop then ends by itself and the engine is freed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "keys.h"
+#include "log.h"
+#include "medconf.h"
+#include "mediator.h"
+#include "tcpserver.h"
+#include "udpport.h"
+
+#define FD_RESERVE 64    /* descriptors beyond TCP connections: sockets, logs, libuv */
+
+struct app {
+	uv_loop_t *loop;
+	struct medconf conf;
+	unsigned max_conns;              /* conf.max_connections, capped by RLIMIT_NOFILE */
+	struct mediator *med;
+	struct udpport udp[2];           /* MEDIATOR_PORT_MAIN, MEDIATOR_PORT_ALT */
+	struct tcpserver *tcp;
+	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;
+	bool stopping;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: tund-mediator [-c FILE] [--check-config]\n"
+		   "  -c, --config FILE   configuration file (default " MEDCONF_DEFAULT_PATH ")\n"
+		   "  --check-config      validate the configuration and the private key, then exit\n"
+		   "  -h, --help          this text\n"
+		   "  -V, --version       print the version\n");
+}
+
+/* ---------------------------------------------------------- engine io */
+
+static void io_udp_send(void *ctx, unsigned port, const struct endpoint *to, const uint8_t *buf,
+			size_t len)
+{
+	struct app *a = ctx;
+
+	if (port < 2)
+		udpport_send(&a->udp[port], to, buf, len);
+}
+
+static void io_tcp_send(void *ctx, void *conn, const uint8_t *buf, size_t len)
+{
+	tcpserver_send(conn, buf, len);
+}
+
+static void io_tcp_close(void *ctx, void *conn)
+{
+	tcpserver_close_conn(conn);
+}
+
+static void udp_recv(void *data, unsigned index, const struct endpoint *from, const uint8_t *buf,
+		     size_t len)
+{
+	struct app *a = data;
+
+	mediator_udp_input(a->med, index, from, buf, len, uv_now(a->loop));
+}
+
+static void *tcp_open(void *ctx, struct tcpconn *c, const struct endpoint *from)
+{
+	struct app *a = ctx;
+
+	return mediator_peer_open(a->med, c, from);
+}
+
+static int tcp_message(void *ctx, void *state, const uint8_t *buf, size_t len)
+{
+	struct app *a = ctx;
+
+	return mediator_peer_input(a->med, state, buf, len, uv_now(a->loop));
+}
+
+static void tcp_closed(void *ctx, void *state)
+{
+	struct app *a = ctx;
+
+	mediator_peer_closed(a->med, state);
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct app *a = t->data;
+	uint64_t now = uv_now(a->loop);
+
+	mediator_tick(a->med, now);
+	tcpserver_sweep(a->tcp, now);
+}
+
+/* ---------------------------------------------------------- shutdown */
+
+static void log_totals(const struct app *a)
+{
+	const struct mediator_stats *s = mediator_stats(a->med);
+
+	log_info("totals: %llu registrations, %llu connects (%llu accepted, %llu refused, "
+		 "%llu unanswered, %llu offline, %llu rate-limited), %llu Binding requests, "
+		 "%llu bad datagrams, %llu bad TCP streams",
+		 (unsigned long long)s->registered, (unsigned long long)s->connects,
+		 (unsigned long long)s->accepted, (unsigned long long)s->refused,
+		 (unsigned long long)s->no_answer, (unsigned long long)s->connect_offline,
+		 (unsigned long long)s->connect_limited, (unsigned long long)s->bindings,
+		 (unsigned long long)s->udp_dropped, (unsigned long long)s->tcp_bad);
+	if (a->tcp) {
+		struct tcpserver_stats t;
+		tcpserver_get_stats(a->tcp, &t);
+		log_info("TCP: %llu accepted, %llu evicted unauthenticated, %llu refused when full, "
+			 "%llu hello timeouts, %llu idle timeouts, %llu framing errors, "
+			 "%llu output overflows",
+			 (unsigned long long)t.accepted, (unsigned long long)t.evicted,
+			 (unsigned long long)t.refused, (unsigned long long)t.hello_timeouts,
+			 (unsigned long long)t.idle_timeouts, (unsigned long long)t.framing_errors,
+			 (unsigned long long)t.overflows);
+	}
+	log_info("UDP: %llu oversized datagrams dropped, %llu sends failed",
+		 (unsigned long long)(a->udp[0].truncated + a->udp[1].truncated),
+		 (unsigned long long)(a->udp[0].send_errors + a->udp[1].send_errors));
+}
+
+static void stop(struct app *a)
+{
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	if (a->tcp)
+		log_totals(a);
+	uv_close((uv_handle_t *)&a->sigint, NULL);
+	uv_close((uv_handle_t *)&a->sigterm, NULL);
+	uv_close((uv_handle_t *)&a->tick, NULL);
+	udpport_close(&a->udp[MEDIATOR_PORT_MAIN], NULL, NULL);
+	udpport_close(&a->udp[MEDIATOR_PORT_ALT], NULL, NULL);
+	if (a->tcp)
+		tcpserver_close(a->tcp, NULL, NULL);
+	a->tcp = NULL;
+}
+
+static void signal_cb(uv_signal_t *sig, int signum)
+{
+	struct app *a = sig->data;
+
+	log_info("%s: shutting down", strsignal(signum));
+	stop(a);
+}
+
+/* ------------------------------------------------------------ start */
+
+/* Every TCP connection is a descriptor: make room for max_connections,
+ * or lower the limit to what the process may open. */
+static void fit_fd_limit(struct app *a)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)a->conf.max_connections + FD_RESERVE;
+
+	a->max_conns = a->conf.max_connections;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want) {
+		a->max_conns = rl.rlim_cur > FD_RESERVE * 2 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
+		log_warn("max_connections %u lowered to %u: the open files limit is %llu",
+			 a->conf.max_connections, a->max_conns, (unsigned long long)rl.rlim_cur);
+	}
+}
+
+static int open_sockets(struct app *a, char *err, size_t errlen)
+{
+	static const struct tcpserver_ops tcp_ops_tmpl = {
+		.open = tcp_open, .message = tcp_message, .closed = tcp_closed,
+	};
+	struct tcpserver_ops ops = tcp_ops_tmpl;
+	struct tcpserver_limits lim = {
+		.max_conns = a->max_conns, .hello_ms = MEDIATOR_HELLO_TIMEOUT_MS,
+		.idle_ms = MEDIATOR_IDLE_TIMEOUT_MS, .drain_ms = MEDIATOR_DRAIN_TIMEOUT_MS,
+	};
+	const struct medconf *c = &a->conf;
+	int rc;
+
+	ops.ctx = a;
+	rc = udpport_open(&a->udp[MEDIATOR_PORT_MAIN], a->loop, c->listen.addr, c->listen.port,
+			  MEDIATOR_PORT_MAIN, udp_recv, a, err, errlen);
+	if (rc == 0 && c->alt_port)
+		rc = udpport_open(&a->udp[MEDIATOR_PORT_ALT], a->loop, c->listen.addr, c->alt_port,
+				  MEDIATOR_PORT_ALT, udp_recv, a, err, errlen);
+	if (rc == 0)
+		rc = tcpserver_new(&a->tcp, a->loop, &c->listen, &lim, &ops, err, errlen);
+	return rc;
+}
+
+static int start(struct app *a, const uint8_t priv[KEY_LEN], char *err, size_t errlen)
+{
+	const struct mediator_io io = {
+		.ctx = a, .udp_send = io_udp_send, .tcp_send = io_tcp_send, .tcp_close = io_tcp_close,
+	};
+	uint8_t pub[KEY_LEN];
+	char pub64[KEY_B64_LEN + 1], listen[ENDPOINT_STR_LEN];
+	int rc;
+
+	uv_signal_init(a->loop, &a->sigint);
+	uv_signal_init(a->loop, &a->sigterm);
+	uv_timer_init(a->loop, &a->tick);
+	a->sigint.data = a->sigterm.data = a->tick.data = a;
+	uv_signal_start(&a->sigint, signal_cb, SIGINT);
+	uv_signal_start(&a->sigterm, signal_cb, SIGTERM);
+	rc = mediator_new(&a->med, priv, a->conf.alt_port != 0, &io);
+	if (rc < 0) {
+		snprintf(err, errlen, "%.400s: %s", a->conf.private_key_file,
+			 rc == -EINVAL ? "not a usable X25519 private key" : strerror(-rc));
+		return rc;
+	}
+	fit_fd_limit(a);
+	rc = open_sockets(a, err, errlen);
+	if (rc < 0)
+		return rc;
+	uv_timer_start(&a->tick, tick_cb, MEDIATOR_TICK_MS, MEDIATOR_TICK_MS);
+	mediator_public_key(a->med, pub);
+	key_to_base64(pub64, pub);
+	endpoint_format(listen, &a->conf.listen);
+	log_info("tund-mediator %s: public key %s", TUND_VERSION, pub64);
+	if (a->conf.alt_port)
+		log_info("listening on UDP and TCP %s, alt UDP port %u, at most %u TCP connections",
+			 listen, a->conf.alt_port, a->max_conns);
+	else
+		log_info("listening on UDP and TCP %s (no alt port), at most %u TCP connections",
+			 listen, a->max_conns);
+	return 0;
+}
+
+/* An exit code when the arguments say to stop (help, version, misuse),
+ * -1 to go on. */
+static int parse_args(int argc, char **argv, const char **path, bool *check)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': *path = optarg; break;
+		case 'k': *check = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("tund-mediator %s\n", TUND_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tund-mediator: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
+static int load(struct app *a, const char *path, uint8_t priv[KEY_LEN])
+{
+	char err[MEDCONF_ERR_MAX];
+
+	if (medconf_parse_file(&a->conf, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tund-mediator: %s\n", err);
+		return -1;
+	}
+	if (key_read_file(priv, a->conf.private_key_file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tund-mediator: %s (private_key_file in %s)\n", err, path);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = MEDCONF_DEFAULT_PATH;
+	bool check = false;
+	uint8_t priv[KEY_LEN];
+	char err[MEDCONF_ERR_MAX];
+	int rc = parse_args(argc, argv, &path, &check);
+
+	if (rc >= 0)
+		return rc;
+	/* A peer that resets its connection must not kill us through a write. */
+	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "tund-mediator: libsodium failed to initialise\n");
+		return 1;
+	}
+	struct app *a = calloc(1, sizeof(*a));
+	if (!a)
+		return 1;
+	if (load(a, path, priv) < 0) {
+		sodium_memzero(priv, sizeof(priv));
+		free(a);
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", path);
+		sodium_memzero(priv, sizeof(priv));
+		free(a);
+		return 0;
+	}
+	log_set_level(a->conf.log_level);
+
+	uv_loop_t loop;
+	int code = 0;
+	uv_loop_init(&loop);
+	a->loop = &loop;
+	rc = start(a, priv, err, sizeof(err));
+	sodium_memzero(priv, sizeof(priv));
+	if (rc < 0) {
+		log_error("%s", err);
+		code = 1;
+		stop(a);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		log_error("event loop closed with handles still open");
+	mediator_free(a->med);
+	free(a);
+	return code;
+}

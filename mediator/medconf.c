@@ -1,0 +1,377 @@
+/*
+ * medconf.c - mediator.conf into struct medconf (format in medconf.h).
+ *
+ * inih splits "key = value" lines; it reads through our own line reader
+ * (read_line_cb), as shared/config.c does and for the same reasons:
+ * Debian's inih gives the handler no line number, says nothing about a
+ * section header without keys, and reads an indented line as the
+ * continuation of the previous value. The reader counts lines, parses
+ * "[section]" headers itself, strips indentation, comments and trailing
+ * blanks, and refuses control characters and lines longer than inih's
+ * buffer (which inih would split in two).
+ *
+ * Invariants: only the first error is kept and reading stops there; each
+ * value is checked as it is read, and the rule spanning two keys (alt_port
+ * differs from the listen port) runs at the end.
+ */
+#include "medconf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <ini.h>
+
+#define QUOTE_MAX 64                 /* bytes of a value shown in a message */
+#define QUOTE_BUF (QUOTE_MAX * 4 + 8)
+
+enum { K_PRIVATE_KEY_FILE, K_LISTEN, K_ALT_PORT, K_MAX_CONNECTIONS, K_LOG_LEVEL, K_N };
+static const char *const key_names[K_N] = {
+	"private_key_file", "listen", "alt_port", "max_connections", "log_level",
+};
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+struct pstate {
+	struct medconf *c;
+	const char *text;        /* the source: a string... */
+	size_t pos;
+	FILE *f;                 /* ...or a file */
+	int read_err;            /* errno of a failed read */
+	int line;                /* the line the reader handed out last */
+	int section_line;        /* of [mediator], 0 = not seen */
+	int key_line[K_N];       /* 0 = not set */
+	char q[QUOTE_BUF];       /* the current value, quoted */
+	int rc;                  /* first error, 0 = none */
+	int err_line;
+	char *err;
+	size_t errlen;
+};
+
+static int next_char(struct pstate *ps)
+{
+	if (ps->text)
+		return ps->text[ps->pos] ? (unsigned char)ps->text[ps->pos++] : EOF;
+	errno = 0;
+	int ch = getc(ps->f);
+	if (ch == EOF && ferror(ps->f) && !ps->read_err)
+		ps->read_err = errno ? errno : EIO;
+	return ch;
+}
+
+/* Printable ASCII as is, other bytes as \xNN, at most QUOTE_MAX bytes of
+ * s; with_quotes also escapes '"' and '\' and wraps it in quotes. */
+static void escape(char *out, size_t outlen, const char *s, bool with_quotes)
+{
+	size_t o = 0, i;
+
+	if (with_quotes)
+		out[o++] = '"';
+	for (i = 0; s[i] && i < QUOTE_MAX && o + 8 < outlen; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (with_quotes && (ch == '"' || ch == '\\'))
+			o += (size_t)snprintf(out + o, outlen - o, "\\%c", ch);
+		else if (ch >= 0x20 && ch < 0x7f)
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+	}
+	if (s[i] && o + 5 < outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	if (with_quotes)
+		out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* Records the first error as "PATH:LINE: [mediator] KEY: message"; line 0
+ * drops ":LINE", key NULL drops the section and key. */
+__attribute__((format(printf, 5, 6)))
+static void fail(struct pstate *ps, int rc, int line, const char *key, const char *fmt, ...)
+{
+	char num[16] = "", k[QUOTE_BUF] = "", msg[MEDCONF_ERR_MAX];
+	va_list ap;
+
+	if (ps->rc)
+		return;
+	ps->rc = rc;
+	ps->err_line = line;
+	if (!ps->err || ps->errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(num, sizeof(num), ":%d", line);
+	if (key)
+		escape(k, sizeof(k), key, false);
+	snprintf(ps->err, ps->errlen, "%s%s: %s%s%s%s", ps->c->path, num,
+		 key ? "[mediator] " : "", k, key ? ": " : "", msg);
+}
+
+#define bad(ps, key, ...) fail((ps), -EINVAL, (ps)->line, (key), __VA_ARGS__)
+#define bad_line(ps, ...) fail((ps), -EINVAL, (ps)->line, NULL, __VA_ARGS__)
+
+/* Strict decimal: digits only, no sign, no white space. */
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	unsigned long v = 0;
+	bool big = false;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max) {
+			big = true;
+			v = max;
+		}
+	}
+	if (big)
+		return -ERANGE;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static void set_uint(struct pstate *ps, const char *key, const char *value, unsigned min,
+		     unsigned max, unsigned *out)
+{
+	unsigned v;
+	int r = parse_uint(value, max, &v);
+
+	if (r == -EINVAL)
+		bad(ps, key, "%s is not a number", ps->q);
+	else if (r < 0 || v < min)
+		bad(ps, key, "%s is out of range (%u..%u)", ps->q, min, max);
+	else
+		*out = v;
+}
+
+static void set_value(struct pstate *ps, int k, const char *value)
+{
+	struct medconf *c = ps->c;
+	const char *name = key_names[k];
+	unsigned v = 0;
+
+	switch (k) {
+	case K_PRIVATE_KEY_FILE:
+		if (value[0] != '/')
+			bad(ps, name, "%s is not an absolute path", ps->q);
+		else if (strlen(value) >= sizeof(c->private_key_file))
+			bad(ps, name, "%s is too long", ps->q);
+		else
+			memcpy(c->private_key_file, value, strlen(value) + 1);
+		break;
+	case K_LISTEN:
+		if (endpoint_parse(&c->listen, value) < 0)
+			bad(ps, name, "%s is not an IPv4 address and port (a.b.c.d:port, "
+			    "0.0.0.0:port for every address)", ps->q);
+		else if (c->listen.addr >> 28 >= 0xe)
+			bad(ps, name, "%s is a multicast or reserved address", ps->q);
+		break;
+	case K_ALT_PORT:
+		set_uint(ps, name, value, 0, UINT16_MAX, &v);
+		c->alt_port = (uint16_t)v;
+		break;
+	case K_MAX_CONNECTIONS:
+		set_uint(ps, name, value, 1, MEDCONF_MAX_CONNECTIONS_MAX, &c->max_connections);
+		break;
+	case K_LOG_LEVEL:
+		for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+			if (strcmp(value, level_names[i]) == 0) {
+				c->log_level = (enum log_level)i;
+				return;
+			}
+		}
+		bad(ps, name, "%s is not a log level (error, warn, info, debug)", ps->q);
+		break;
+	}
+}
+
+/* inih calls this for each key = value; the section is tracked by the
+ * reader (inih cuts long section names). */
+static int handler_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct pstate *ps = user;
+	int k = -1;
+
+	(void)section;
+	if (ps->rc)
+		return 0;
+	for (int i = 0; i < K_N; i++)
+		if (strcmp(key_names[i], name) == 0)
+			k = i;
+	escape(ps->q, sizeof(ps->q), name, true);
+	if (!*name)
+		bad_line(ps, "syntax error: '=' without a key name");
+	else if (!ps->section_line)
+		bad_line(ps, "key %s outside a section (start with [mediator])", ps->q);
+	else if (k < 0)
+		bad(ps, name, "unknown key");
+	else if (ps->key_line[k])
+		bad(ps, name, "duplicate key (first set at line %d)", ps->key_line[k]);
+	else if (!*value)
+		bad(ps, name, "empty value");
+	if (ps->rc)
+		return 0;
+	ps->key_line[k] = ps->line;
+	escape(ps->q, sizeof(ps->q), value, true);
+	set_value(ps, k, value);
+	return ps->rc == 0;
+}
+
+/* s: a whole trimmed line starting with '['. Only [mediator], once. */
+static void section_header(struct pstate *ps, const char *s)
+{
+	char hdr[QUOTE_BUF];
+
+	if (strcmp(s, "[mediator]") == 0) {
+		if (ps->section_line)
+			bad_line(ps, "duplicate section [mediator] (first at line %d)",
+				 ps->section_line);
+		else
+			ps->section_line = ps->line;
+		return;
+	}
+	escape(hdr, sizeof(hdr), s, true);
+	bad_line(ps, "unknown section %s (the only section is [mediator])", hdr);
+}
+
+static bool is_blank(int ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* inih's line source: one cleaned line per call, NULL at the end or at
+ * the first error (which stops inih). */
+static char *read_line_cb(char *str, int num, void *stream)
+{
+	struct pstate *ps = stream;
+	size_t cap = num > 1 ? (size_t)num - 1 : 0;
+	size_t len = 0, end = 0;
+	bool after_blank = true, comment = false;
+	int ch;
+
+	if (ps->rc || (ch = next_char(ps)) == EOF)
+		goto out;
+	ps->line++;
+	/* A UTF-8 byte order mark at the very start is not content. */
+	if (ps->line == 1 && ch == 0xef) {
+		int b = next_char(ps), c = next_char(ps);
+		if (b != 0xbb || c != 0xbf) {
+			bad_line(ps, "control character or non-ASCII byte 0xef (not a text file?)");
+			goto out;
+		}
+		ch = next_char(ps);
+	}
+	for (; ch != EOF && ch != '\n'; ch = next_char(ps)) {
+		if (ch == '\r') {
+			ch = next_char(ps);
+			if (ch == '\n' || ch == EOF)
+				break;
+			ch = '\r';
+		}
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			bad_line(ps, "control character 0x%02x (not a text file?)", ch);
+			goto out;
+		}
+		if (comment || (is_blank(ch) && len == 0))
+			continue;
+		if ((ch == ';' || ch == '#') && after_blank) {
+			comment = true;
+			continue;
+		}
+		after_blank = is_blank(ch);
+		if (len < cap) {
+			str[len++] = (char)ch;
+			if (!after_blank)
+				end = len;
+		} else if (!after_blank) {
+			bad_line(ps, "line too long (more than %zu characters without comments)", cap);
+			goto out;
+		}
+	}
+	if (ps->read_err)
+		goto out;
+	str[end] = '\0';
+	if (str[0] == '[') {
+		section_header(ps, str);
+		if (ps->rc)
+			goto out;
+	}
+	return str;
+out:
+	if (ps->read_err)
+		fail(ps, -ps->read_err, 0, NULL, "read error: %s", strerror(ps->read_err));
+	return NULL;
+}
+
+static void pstate_init(struct pstate *ps, struct medconf *c, const char *name, char *err,
+			size_t errlen)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->c = c;
+	ps->err = err;
+	ps->errlen = errlen;
+	if (err && errlen)
+		err[0] = '\0';
+	memset(c, 0, sizeof(*c));
+	snprintf(c->path, sizeof(c->path), "%s", name);
+	snprintf(c->private_key_file, sizeof(c->private_key_file), "%s", MEDCONF_DEFAULT_KEY_FILE);
+	c->listen.addr = 0;
+	c->listen.port = 3478;
+	c->alt_port = MEDCONF_DEFAULT_ALT_PORT;
+	c->max_connections = MEDCONF_DEFAULT_MAX_CONNECTIONS;
+	c->log_level = LOG_LVL_INFO;
+}
+
+static int run(struct pstate *ps)
+{
+	int r = ini_parse_stream(read_line_cb, ps, handler_cb, ps);
+
+	/* inih goes on after a syntax error, so ours may be from a later line. */
+	if (r > 0 && (ps->rc == 0 || (ps->rc == -EINVAL && r < ps->err_line))) {
+		ps->rc = 0;
+		fail(ps, -EINVAL, r, NULL, "syntax error (expected \"key = value\", "
+		     "a [section] header or a comment)");
+	} else if (r < 0 && !ps->rc) {
+		fail(ps, -ENOMEM, 0, NULL, "out of memory");
+	}
+	if (!ps->rc && ps->c->alt_port && ps->c->alt_port == ps->c->listen.port)
+		fail(ps, -EINVAL, ps->key_line[K_ALT_PORT] ? ps->key_line[K_ALT_PORT] :
+		     ps->key_line[K_LISTEN], "alt_port",
+		     "%u is the listen port; it must differ (or be 0 for off)", ps->c->alt_port);
+	return ps->rc;
+}
+
+int medconf_parse_string(struct medconf *c, const char *name, const char *text, char *err,
+			 size_t errlen)
+{
+	struct pstate ps;
+
+	pstate_init(&ps, c, name, err, errlen);
+	ps.text = text;
+	return run(&ps);
+}
+
+int medconf_parse_file(struct medconf *c, const char *path, char *err, size_t errlen)
+{
+	struct pstate ps;
+
+	pstate_init(&ps, c, path, err, errlen);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		int e = errno;
+		fail(&ps, -e, 0, NULL, "cannot open: %s", strerror(e));
+		return -e;
+	}
+	ps.f = f;
+	int rc = run(&ps);
+	fclose(f);
+	return rc;
+}
