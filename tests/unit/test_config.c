@@ -278,9 +278,9 @@ static void run_cases(const struct err_case *cases, size_t n)
 static void test_section_errors(void **state)
 {
 	static const struct err_case cases[] = {
-		{ T "[foo]\n", "t.conf:3: unknown section [foo] (expected [tund], "
+		{ T "[foo]\n", "t.conf:3: unknown section [foo] (expected [tund], [publish], "
 		  "[peer \"NAME\"] or [client \"NAME\"])" },
-		{ T "[]\n", "t.conf:3: unknown section [] (expected [tund], "
+		{ T "[]\n", "t.conf:3: unknown section [] (expected [tund], [publish], "
 		  "[peer \"NAME\"] or [client \"NAME\"])" },
 		{ T "[peer hq]\n", "t.conf:3: [peer hq]: the name must be in double quotes: "
 		  "[peer \"NAME\"]" },
@@ -410,11 +410,11 @@ static void test_address_errors(void **state)
 		{ T "client_pool = 224.0.0.0/8\n", "t.conf:3: [tund] client_pool: "
 		  "\"224.0.0.0/8\" is not a unicast address range" },
 		{ T "[peer \"hq\"]\naddress = 100.100.0.10\nendpoint = 192.0.2.1:1\n",
-		  "t.conf:3: [peer \"hq\"] key: missing (required)" },
+		  "t.conf:3: [peer \"hq\"]: needs key or system (or both)" },
 		{ T "[peer \"hq\"]\nkey = " K1 "\nendpoint = 192.0.2.1:1\n",
 		  "t.conf:3: [peer \"hq\"] address: missing (required)" },
 		{ T "[peer \"hq\"]\nkey = " K1 "\naddress = 100.100.0.10\n",
-		  "t.conf:3: [peer \"hq\"] endpoint: missing (required)" },
+		  "t.conf:3: [peer \"hq\"] endpoint: missing (required without system)" },
 		{ TP "[client \"c\"]\npreshared_key = " K5 "\n",
 		  "t.conf:4: [client \"c\"] key: missing (required)" },
 		{ T "[client \"c\"]\nkey = " K3 "\n",

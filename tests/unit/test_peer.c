@@ -40,7 +40,7 @@ static int teardown(void **state)
 
 static struct peer *add(uint8_t keybyte, uint32_t addr)
 {
-	struct cfg_peer c = { .role = CFG_ROLE_CLIENT };
+	struct cfg_peer c = { .role = CFG_ROLE_CLIENT, .has_key = true };
 	struct peer *p;
 	memset(c.key, keybyte, sizeof(c.key));
 	snprintf(c.name, sizeof(c.name), "p%u", keybyte);
