@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(
 	build-essential cmake pkg-config clang              # build, fuzzing (libFuzzer ships with clang)
 	libuv1-dev libsodium-dev libmnl-dev libinih-dev libcmocka-dev
-	iproute2 iputils-ping nftables tcpdump iperf3 curl python3 jq    # network-namespace tests, demo, benchmarks
+	iproute2 iputils-ping nftables conntrack tcpdump iperf3 curl python3 jq  # network-namespace tests, demo, benchmarks
+	coturn                                              # turnutils_stunclient: a STUN client nobody here wrote
 )
 
 missing=()
