@@ -13,7 +13,8 @@
 # Invariants:
 #   - nothing is created outside namespaces named "$LAB_PREFIX*"; the host's
 #     interfaces, routes and nftables are never touched, and every address
-#     used is a documentation (RFC 5737) or shared (100.64.0.0/10) address;
+#     used is a documentation (RFC 5737) or shared (100.64.0.0/10) address,
+#     or a private 10.0.0.0/8 LAN behind a NAT router of natlab.sh;
 #   - every wait is bounded in time and in iterations;
 #   - every process started through lab_bg is recorded and killed by PID.
 #
