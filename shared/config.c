@@ -740,6 +740,12 @@ static void check_peer_identity(struct pstate *ps, size_t i)
 		bad_at(ps, p->line, i, "endpoint", "missing (required without system)");
 		return;
 	}
+	if (p->has_endpoint && !p->has_key) {
+		/* A fixed endpoint skips the mediator, which is where a key
+		 * would come from. */
+		bad_at(ps, p->line, i, "key", "missing (required with endpoint)");
+		return;
+	}
 	if (!p->has_endpoint && !c->has_mediator) {
 		bad_at(ps, ps->lines[i].key[PK_SYSTEM], i, "system",
 		       "finding a system without endpoint needs mediator in [tund]");
@@ -791,6 +797,39 @@ static void check_section(struct pstate *ps, size_t i)
 		       "[tund] address", a);
 	else if (in_pool)
 		bad_at(ps, line, i, "address", "\"%s\" is inside client_pool %s", a, pool);
+}
+
+/* The system a [peer] reaches: named, or the hash of its key. */
+static void peer_system(const struct cfg_peer *p, uint8_t id[UUID_LEN])
+{
+	if (p->has_system)
+		memcpy(id, p->system_id, UUID_LEN);
+	else
+		key_system_id(id, p->key);
+}
+
+/* Two [peer]s for one system would share its key, and packets of one
+ * would be taken for the other's: one [peer] per system. */
+static void check_system_unique(struct pstate *ps, size_t i)
+{
+	const struct cfg *c = ps->c;
+	uint8_t a[UUID_LEN], b[UUID_LEN];
+	char other[CFG_SECT_BUF], id[UUID_STR_LEN + 1];
+
+	if (c->peers[i].role != CFG_ROLE_PEER)
+		return;
+	peer_system(&c->peers[i], a);
+	for (size_t j = 0; j < i && !ps->rc; j++) {
+		if (c->peers[j].role != CFG_ROLE_PEER)
+			continue;
+		peer_system(&c->peers[j], b);
+		if (memcmp(a, b, UUID_LEN) != 0)
+			continue;
+		sect_desc(ps, (long)j, other);
+		uuid_format(id, a);
+		bad_at(ps, c->peers[i].line, i, NULL, "reaches system %s, as [%s] (line %d) does: "
+		       "one [peer] per system", id, other, c->peers[j].line);
+	}
 }
 
 /* Neither the address (if set) nor the key of section i repeats an
@@ -853,6 +892,8 @@ static void validate(struct pstate *ps)
 	for (size_t i = 0; i < c->n_peers && !ps->rc; i++) {
 		check_section(ps, i);
 		check_unique(ps, i);
+		if (!ps->rc)
+			check_system_unique(ps, i);
 	}
 }
 

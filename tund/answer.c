@@ -21,6 +21,7 @@
 #include "medproto.h"
 #include "peer.h"
 #include "punch.h"
+#include "timers.h"
 
 struct pending {
 	bool used;
@@ -95,7 +96,7 @@ static void arm(struct answers *a, uint64_t now)
 		if (a->p[i].used && (!due || a->p[i].next_ms < due))
 			due = a->p[i].next_ms;
 	if (due)
-		uv_timer_start(&a->timer, timer_cb, due > now ? due - now : 0, 0);
+		uv_timer_start(&a->timer, timer_cb, due > now ? due - now : 1, 0);
 	else
 		uv_timer_stop(&a->timer);
 }
@@ -166,14 +167,18 @@ void answer_connect(struct daemon *d, const struct medmsg *mm)
 		pa->created_ms = now;
 	}
 	/* Candidates and the first punches go out before the answer, so our
-	 * NAT is open towards the client by the time it learns where we are. */
+	 * NAT is open towards the client by the time it learns where we are.
+	 * A new connect replaces the candidates of an earlier one: a roaming
+	 * client's old LAN addresses belong to someone else by now. */
+	if (!existing)
+		punch_clear(p);
 	unsigned added = 0;
 	if (mm->has_public)
 		added += punch_add(p, &mm->public_addr, CAND_PUBLIC);
 	for (unsigned i = 0; i < mm->n_local; i++)
 		added += punch_add(p, &mm->local[i], CAND_LOCAL);
 	p->via_mediator = true;
-	p->yield_until_ms = now + ANSWER_YIELD_MS;
+	p->yield_until_ms = now + PUNCH_ROLE_MS;
 	if (!existing || added) {
 		char c[256];
 		punch_format(p, c, sizeof(c));

@@ -18,7 +18,6 @@
 #define ANSWER_RETRY_MS   100
 #define ANSWER_TRIES        5
 #define ANSWER_PENDING_MAX 32
-#define ANSWER_YIELD_MS  15000  /* how long the client is left to initiate */
 
 struct daemon;
 struct medmsg;

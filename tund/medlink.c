@@ -71,6 +71,7 @@ struct medlink {
 	uint64_t want_until_ms;        /* client: keep the connection until */
 	int64_t rtt_ms;                /* -1 = not measured */
 	uint8_t ka_txid[STUN_TXID_LEN];
+	uint8_t reg_txid[STUN_TXID_LEN];  /* our NONCE or REGISTER request in flight */
 	uint64_t ka_sent_ns;
 	char server_id[MEDPROTO_SERVER_ID_MAX];
 	char last_error[160];
@@ -189,6 +190,7 @@ static void send_nonce_request(struct medlink *m)
 {
 	struct medmsg mm = { .method = MEDPROTO_METHOD_NONCE, .cls = STUN_REQUEST };
 	stun_new_txid(mm.txid);
+	memcpy(m->reg_txid, mm.txid, STUN_TXID_LEN);
 	set_state(m, CHALLENGE);
 	send_msg_tcp(m, &mm, false);
 }
@@ -197,6 +199,7 @@ static void send_register(struct medlink *m, const uint8_t nonce[MEDPROTO_NONCE_
 {
 	struct medmsg mm = { .method = MEDPROTO_METHOD_REGISTER, .cls = STUN_REQUEST };
 	stun_new_txid(mm.txid);
+	memcpy(m->reg_txid, mm.txid, STUN_TXID_LEN);
 	mm.has_key = true;
 	memcpy(mm.key, m->d->self.pub, KEY_LEN);
 	mm.has_nonce = true;
@@ -222,9 +225,17 @@ static void send_ka(struct medlink *m)
 static void ka_timer_cb(uv_timer_t *h)
 {
 	struct medlink *m = h->data;
-	if (m->closing || m->state < CHALLENGE)
+	if (m->closing || m->state < CONNECTING)
 		return;
 	uint64_t now = now_ms(m);
+	if (m->state == CONNECTING) {
+		/* The kernel would wait minutes for SYNs a firewall drops. */
+		if (now - m->since_ms >= MEDLINK_CONNECT_MS)
+			tcp_drop(m, "connecting timed out");
+		else
+			uv_timer_start(&m->ka_timer, ka_timer_cb, 1000, 0);
+		return;
+	}
 	if (now - m->last_rx_ms >= MEDLINK_DEAD_MS) {
 		tcp_drop(m, "no answer from the mediator");
 		return;
@@ -243,7 +254,8 @@ static void ka_timer_cb(uv_timer_t *h)
 	} else {
 		send_ka(m);
 	}
-	uv_timer_start(&m->ka_timer, ka_timer_cb, m->state == UP ? MEDLINK_KEEPALIVE_MS : 1000, 0);
+	uv_timer_start(&m->ka_timer, ka_timer_cb, m->state != UP ? 1000 :
+		       m->d->cfg.publish ? MEDLINK_KEEPALIVE_MS : MEDLINK_IDLE_MS, 0);
 }
 
 /* ------------------------------------------------------- receiving */
@@ -287,11 +299,11 @@ static void input(struct medlink *m, const struct stun_msg *sm, bool via_tcp, co
 			netcheck_binding(d->netcheck, &mm, src);
 		break;
 	case MEDPROTO_METHOD_NONCE:
-		if (via_tcp && m->state == CHALLENGE && mm.cls == STUN_SUCCESS && mm.has_nonce)
+		if (via_tcp && m->state == CHALLENGE && !memcmp(mm.txid, m->reg_txid, STUN_TXID_LEN) && mm.cls == STUN_SUCCESS && mm.has_nonce)
 			send_register(m, mm.nonce);
 		break;
 	case MEDPROTO_METHOD_REGISTER:
-		if (!via_tcp || m->state != REGISTERING)
+		if (!via_tcp || m->state != REGISTERING || memcmp(mm.txid, m->reg_txid, STUN_TXID_LEN))
 			break;
 		if (mm.cls == STUN_SUCCESS && authed) {
 			on_registered(m, &mm);
@@ -378,11 +390,12 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void tcp_drop(struct medlink *m, const char *why)
 {
-	bool was_up = m->state == UP;
 	if (why) {
 		snprintf(m->last_error, sizeof(m->last_error), "%s", why);
-		if (was_up || m->d->cfg.publish)
+		if (m->d->cfg.publish)
 			log_warn("mediator: %s", why);
+		else
+			log_debug("mediator: %s", why);
 	}
 	uv_timer_stop(&m->ka_timer);
 	if (m->tcp_open && !m->tcp_closing) {
@@ -416,9 +429,11 @@ static void connect_cb(uv_connect_t *req, int status)
 		send_nonce_request(m);
 		uv_timer_start(&m->ka_timer, ka_timer_cb, 1000, 0);
 	} else {
+		/* A client's link only carries TCP copies of connect requests;
+		 * it is closed once nobody wants it (MEDLINK_IDLE_MS). */
 		set_state(m, UP);
 		m->attempts = 0;
-		uv_timer_start(&m->ka_timer, ka_timer_cb, MEDLINK_KEEPALIVE_MS, 0);
+		uv_timer_start(&m->ka_timer, ka_timer_cb, MEDLINK_IDLE_MS, 0);
 	}
 	resolve_link_changed(m->d);
 }
@@ -439,6 +454,7 @@ static void tcp_connect(struct medlink *m)
 	m->connect_req.data = m;
 	set_state(m, CONNECTING);
 	m->connect_started_ms = now_ms(m);
+	uv_timer_start(&m->ka_timer, ka_timer_cb, 1000, 0);
 	int rc = uv_tcp_connect(&m->connect_req, &m->tcp, (const struct sockaddr *)&sa, connect_cb);
 	if (rc < 0)
 		tcp_drop(m, uv_strerror(rc));

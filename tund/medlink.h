@@ -29,7 +29,9 @@
 #define MEDLINK_BACKOFF_MAX_MS 60000
 #define MEDLINK_KEEPALIVE_MS   15000   /* Binding request on the TCP connection */
 #define MEDLINK_DEAD_MS        40000   /* nothing received for this long: reconnect */
-#define MEDLINK_IDLE_MS        10000   /* a client's connection nobody wants: closed */
+#define MEDLINK_IDLE_MS         8000   /* a client's connection nobody wants: closed
+                                          (before the mediator's own 10 s limit for
+                                          connections that never registered) */
 #define MEDLINK_CONNECT_MS      5000   /* TCP connect and registration deadline */
 #define MEDLINK_MAX_LOCAL          8   /* local addresses reported */
 

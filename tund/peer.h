@@ -85,6 +85,7 @@ struct peer {
 	uint64_t punch_started_ms;
 	bool via_mediator;                /* found through the mediator: NAT keepalives */
 	uint64_t yield_until_ms;          /* server side: the client initiates until then */
+	uint64_t initiator_until_ms;      /* client side: we initiate, they yield, until then */
 
 	/* Client side: asking the mediator for this peer (resolve.h). */
 	struct resolve *rs;

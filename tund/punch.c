@@ -44,10 +44,13 @@ bool punch_add(struct peer *p, const struct endpoint *ep, enum cand_kind kind)
 		}
 	}
 	if (p->n_cands == PEER_MAX_CANDS) {
-		unsigned victim = 0;
-		for (unsigned i = 0; i < p->n_cands; i++)
-			if (p->cands[i].kind == CAND_REFLEXIVE)
-				victim = i; /* the last reflexive one, else the first */
+		unsigned victim = 0; /* the oldest reflexive one, else the oldest */
+		for (unsigned i = 0; i < p->n_cands; i++) {
+			if (p->cands[i].kind == CAND_REFLEXIVE) {
+				victim = i;
+				break;
+			}
+		}
 		memmove(&p->cands[victim], &p->cands[victim + 1],
 			(p->n_cands - victim - 1) * sizeof(p->cands[0]));
 		p->n_cands--;
@@ -98,6 +101,8 @@ void punch_start(struct daemon *d, struct peer *p)
 void punch_done(struct peer *p)
 {
 	p->punching = false;
+	p->yield_until_ms = 0;      /* roles end with the connect they were for */
+	p->initiator_until_ms = 0;
 }
 
 void punch_reflexive(struct daemon *d, struct peer *p, const struct endpoint *src)

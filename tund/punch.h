@@ -11,10 +11,12 @@
  * costs a few wasted datagrams and nothing else.
  *
  * Roles during a mediated connect: the client (which has the other side as
- * [peer]) initiates; the server's own initiations only open its NAT and
- * show the client a reflexive address, and the server yields to the
- * client's initiation (peer->yield_until_ms). Without a mediated connect
- * the usual tie-break by public key applies (receive.c).
+ * [peer]) initiates (peer->initiator_until_ms); the server's own
+ * initiations only open its NAT and show the client a reflexive address,
+ * and it yields to the client's initiation (peer->yield_until_ms). Both
+ * windows last PUNCH_ROLE_MS and end when a handshake completes; outside
+ * them the usual tie-break by public key applies (receive.c), so the two
+ * sides never both insist on their own handshake for long.
  */
 #ifndef TUND_PUNCH_H
 #define TUND_PUNCH_H
@@ -25,6 +27,8 @@
 
 #include "addr.h"
 #include "peer.h"
+
+#define PUNCH_ROLE_MS 15000
 
 struct daemon;
 

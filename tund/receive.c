@@ -106,7 +106,7 @@ static bool keeps_own_handshake(const struct daemon *d, const struct peer *p, ui
 {
 	if (p->yield_until_ms > now)
 		return false;
-	if (p->rs && p->via_mediator)
+	if (p->initiator_until_ms > now)
 		return true;
 	return memcmp(d->self.pub, p->cfg.key, KEY_LEN) > 0;
 }

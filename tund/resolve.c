@@ -33,8 +33,9 @@ struct resolve {
 	uint64_t started_ms;           /* of the current request */
 	uint64_t retry_ms;             /* next UDP retransmission delay */
 	uint64_t next_udp_ms;
-	uint64_t tcp_at_ms;            /* when the TCP copy is due; 0 = sent or not needed */
+	uint64_t tcp_at_ms;            /* when the TCP copy is due; 0 = none scheduled */
 	bool tcp_sent;
+	bool tcp_waiting;              /* due, but the TCP link is not up yet */
 	bool udp_waiting;              /* the mediator's address was not known yet */
 	unsigned failures;             /* consecutive, for the backoff */
 	uint64_t done_ms;
@@ -96,9 +97,11 @@ static void send_tcp_copy(struct resolve *r)
 {
 	uint8_t buf[STUN_MAX_MSG];
 	if (!medlink_tcp_up(r->d->med)) {
-		medlink_want_tcp(r->d->med); /* resolve_link_changed sends it once up */
+		r->tcp_waiting = true;       /* resolve_link_changed sends it once up */
+		medlink_want_tcp(r->d->med);
 		return;
 	}
+	r->tcp_waiting = false;
 	int n = encode_request(r, buf, sizeof(buf), false);
 	if (n > 0 && medlink_send_tcp(r->d->med, buf, (size_t)n) == 0) {
 		r->tcp_sent = true;
@@ -130,7 +133,7 @@ static void arm(struct resolve *r, uint64_t now)
 	uint64_t due = 0;
 	if (r->state == R_ASKING) {
 		due = r->next_udp_ms;
-		if (!r->tcp_sent && r->tcp_at_ms && r->tcp_at_ms < due)
+		if (r->tcp_at_ms && r->tcp_at_ms < due)
 			due = r->tcp_at_ms;
 		if (r->started_ms + RESOLVE_TIMEOUT_MS < due)
 			due = r->started_ms + RESOLVE_TIMEOUT_MS;
@@ -139,16 +142,18 @@ static void arm(struct resolve *r, uint64_t now)
 	} else {
 		return;
 	}
-	uv_timer_start(&r->timer, timer_cb, due > now ? due - now : 0, 0);
+	/* Never 0: a timer restarted with 0 from its own callback runs again
+	 * in the same loop pass, before the loop time moves. */
+	uv_timer_start(&r->timer, timer_cb, due > now ? due - now : 1, 0);
 }
 
-void resolve_start(struct daemon *d, struct peer *p)
+static void start(struct daemon *d, struct peer *p, bool force)
 {
 	struct resolve *r = p->rs;
 	uint64_t now = uv_now(d->loop);
 	if (!r || r->state == R_ASKING)
 		return;
-	if (r->state == R_DONE && now - r->done_ms < RESOLVE_FRESH_MS && p->n_cands) {
+	if (!force && r->state == R_DONE && now - r->done_ms < RESOLVE_FRESH_MS && p->n_cands) {
 		punch_start(d, p);
 		return;
 	}
@@ -159,12 +164,23 @@ void resolve_start(struct daemon *d, struct peer *p)
 	r->started_ms = now;
 	r->retry_ms = RESOLVE_RETRY_MS;
 	r->tcp_sent = false;
+	r->tcp_waiting = false;
 	uint64_t rtt = medlink_rtt_ms(d->med);
 	r->tcp_at_ms = now + (2 * rtt > RESOLVE_TCP_MIN_MS ? 2 * rtt : RESOLVE_TCP_MIN_MS);
 	medlink_want_tcp(d->med);
 	log_debug("peer %s: asking the mediator for system %s", p->cfg.name, p->system_id);
 	send_udp(r, now);
 	arm(r, now);
+}
+
+void resolve_start(struct daemon *d, struct peer *p)
+{
+	start(d, p, false);
+}
+
+void resolve_again(struct daemon *d, struct peer *p)
+{
+	start(d, p, true);
 }
 
 static void fail(struct resolve *r, uint64_t now, const char *fmt, const char *detail)
@@ -192,7 +208,7 @@ static void timer_cb(uv_timer_t *h)
 	uint64_t now = uv_now(d->loop);
 	if (r->state == R_FAILED && now >= r->done_ms) {
 		r->state = R_IDLE;
-		resolve_start(d, r->p);
+		start(d, r->p, false);
 		return;
 	}
 	if (r->state != R_ASKING)
@@ -201,8 +217,11 @@ static void timer_cb(uv_timer_t *h)
 		fail(r, now, "%s", "the mediator did not answer");
 		return;
 	}
-	if (!r->tcp_sent && r->tcp_at_ms && now >= r->tcp_at_ms)
-		send_tcp_copy(r);
+	if (r->tcp_at_ms && now >= r->tcp_at_ms) {
+		r->tcp_at_ms = 0;
+		if (!r->tcp_sent)
+			send_tcp_copy(r);
+	}
 	if (now >= r->next_udp_ms)
 		send_udp(r, now);
 	arm(r, now);
@@ -215,7 +234,7 @@ void resolve_link_changed(struct daemon *d)
 		struct resolve *r = peers_at(d->peers, i)->rs;
 		if (!r || r->state != R_ASKING)
 			continue;
-		if (!r->tcp_sent && r->tcp_at_ms && now >= r->tcp_at_ms && medlink_tcp_up(d->med))
+		if (r->tcp_waiting && medlink_tcp_up(d->med))
 			send_tcp_copy(r);
 		if (r->udp_waiting)
 			send_udp(r, now);
@@ -249,6 +268,8 @@ static void accept_answer(struct daemon *d, struct resolve *r, const struct medm
 	}
 	if (!p->has_key)
 		peer_set_key(p, mm->peer_key);
+	if (fresh)
+		punch_clear(p); /* addresses of an earlier connect may be stale */
 	unsigned added = 0;
 	if (mm->has_public)
 		added += punch_add(p, &mm->public_addr, CAND_PUBLIC);
@@ -260,6 +281,7 @@ static void accept_answer(struct daemon *d, struct resolve *r, const struct medm
 	r->error[0] = '\0';
 	uv_timer_stop(&r->timer);
 	p->via_mediator = true;
+	p->initiator_until_ms = now + PUNCH_ROLE_MS;
 	if (fresh || added) {
 		char c[256];
 		punch_format(p, c, sizeof(c));
@@ -284,6 +306,15 @@ void resolve_reply(struct daemon *d, const struct medmsg *mm, bool authenticated
 	}
 	if (r->state != R_ASKING)
 		return;
+	/* An error without TUND-AUTH may come from anyone who saw our
+	 * transaction id; only a refused proof is believable unauthenticated
+	 * (then the mediator's key may not be ours to check), the rest wait
+	 * for an authenticated answer or the timeout. */
+	if (!authenticated && mm->error_code != MEDPROTO_ERR_UNAUTHENTICATED) {
+		log_debug("peer %s: ignoring an unauthenticated mediator error %u", r->p->cfg.name,
+			  mm->error_code);
+		return;
+	}
 	char detail[200];
 	switch (mm->error_code) {
 	case MEDPROTO_ERR_NOT_AUTHORIZED:
@@ -296,14 +327,14 @@ void resolve_reply(struct daemon *d, const struct medmsg *mm, bool authenticated
 		fail(r, now, "%s", "the server did not answer the mediator");
 		break;
 	case MEDPROTO_ERR_UNAUTHENTICATED:
-		fail(r, now, "%s", "the mediator refused our key proof (check mediator_key)");
+		fail(r, now, "%s", "the mediator refused our key proof (check mediator_key: it must be "
+		     "the mediator's public key)");
 		break;
 	default:
 		snprintf(detail, sizeof(detail), "%u %s", mm->error_code, mm->error_reason);
 		fail(r, now, "mediator error: %s", detail);
 		break;
 	}
-	(void)authenticated;
 }
 
 void resolve_describe(const struct peer *p, char *state, size_t statelen, char *err, size_t errlen)

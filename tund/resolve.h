@@ -39,6 +39,9 @@ void resolve_free(struct peer *p);
 /* Asks the mediator now, unless a request is running or an answer is
  * fresh (then it only restarts punching with what is known). */
 void resolve_start(struct daemon *d, struct peer *p);
+/* Asks the mediator now even with a fresh answer: the peer stopped
+ * answering where it was, so its addresses may have changed. */
+void resolve_again(struct daemon *d, struct peer *p);
 /* A CONNECT success or error from the mediator, already authenticated or
  * (for errors without TUND-AUTH) matched by transaction id only. */
 void resolve_reply(struct daemon *d, const struct medmsg *mm, bool authenticated);

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "peer.h"
+#include "resolve.h"
 
 unsigned timers_scale_from_env(void)
 {
@@ -150,7 +151,10 @@ static void timer_cb(uv_timer_t *h)
 		log_info("peer %s: no reply for %u ms, starting a new handshake", p->cfg.name,
 			 TIMERS_NEW_HANDSHAKE_MS);
 		p->unanswered_since_ms = 0; /* the next unanswered send starts a new wait */
-		send_handshake_init(d, p);
+		if (p->rs)
+			resolve_again(d, p); /* its address may have changed: ask the mediator */
+		else
+			send_handshake_init(d, p);
 	}
 	if (p->cur && p->last_data_rx_ms > p->last_tx_ms && now >= p->last_data_rx_ms + TIMERS_KEEPALIVE_MS)
 		send_keepalive(d, p);

@@ -129,6 +129,12 @@ static void test_errors(void **state)
 		     "mediator in [tund]");
 	expect_error(TM "[peer \"hq\"]\nsystem = " UUID "\n",
 		     "m.conf:5: [peer \"hq\"] address: missing (required)");
+	expect_error(TM "[peer \"hq\"]\nsystem = " UUID "\nendpoint = 192.0.2.1:1\naddress = 100.100.0.10\n",
+		     "m.conf:5: [peer \"hq\"] key: missing (required with endpoint)");
+	expect_error(TM "[peer \"a\"]\nsystem = n1." UUID "\naddress = 100.100.0.10\n"
+		     "[peer \"b\"]\nsystem = n2." UUID "\naddress = 100.100.0.11\n",
+		     "m.conf:8: [peer \"b\"]: reaches system " UUID ", as [peer \"a\"] (line 5) does: "
+		     "one [peer] per system");
 	expect_error(TM "client_pool = 100.127.0.0/16\n[client \"c\"]\nkey = " K1 "\nsystem = " UUID "\n",
 		     "m.conf:8: [client \"c\"] system: not allowed in a [client] section (only in [peer])");
 }
