@@ -13,7 +13,8 @@
  *
  * Invariants: only the first error is kept, and reading stops there. Each
  * value is checked as it is read; rules that span keys (required keys,
- * client_pool, uniqueness) run at the end, in file order. Key material is
+ * client_pool, uniqueness) run at the end, in file order, in
+ * config_check.c (config_parse.h is what the two files share). Key material is
  * never put in a message, and every buffer that held a preshared key (the
  * peer array, inih's line buffer, the stdio buffer) is wiped.
  */
@@ -27,78 +28,22 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "config_parse.h"
 #include "medproto.h"
 
-#define CFG_DEFAULT_KEY_FILE "/etc/tund/private.key"
-#define CFG_DEFAULT_INTERFACE "tund0"
-#define CFG_DEFAULT_PORT 41641
-#define CFG_DEFAULT_MTU 1380
-#define CFG_DEFAULT_SOCKET "/run/tund/tund.sock"
-#define CFG_MTU_MIN 576          /* every IPv4 host must accept 576 (RFC 791) */
-#define CFG_MTU_MAX 9000         /* jumbo frames, the largest common link MTU */
-#define CFG_KEEPALIVE_MAX 3600   /* seconds */
-#define CFG_PREFIX_MIN 8         /* shorter own prefixes or pools are typos */
-#define CFG_SECTIONS_MAX 4096    /* [peer] + [client]; checks below are quadratic */
-#define CFG_QUOTE_MAX 64         /* bytes of a value shown in a message */
-#define CFG_QUOTE_BUF (CFG_QUOTE_MAX * 4 + 8)
-#define CFG_SECT_BUF (CFG_NAME_MAX + 16)
-
-#define CUR_NONE (-2L)           /* before the first section */
-#define CUR_TUND (-1L)           /* otherwise: an index into cfg.peers */
-#define CUR_PUBLISH (-3L)
-
-enum { TK_PRIVATE_KEY_FILE, TK_INTERFACE, TK_ADDRESS, TK_LISTEN_PORT, TK_MTU,
-       TK_CONTROL_SOCKET, TK_CLIENT_POOL, TK_LOG_LEVEL, TK_MEDIATOR, TK_MEDIATOR_KEY,
-       TK_NAT_KEEPALIVE, TK_N };
 static const char *const tund_keys[TK_N] = {
 	"private_key_file", "interface", "address", "listen_port", "mtu",
 	"control_socket", "client_pool", "log_level", "mediator", "mediator_key",
 	"nat_keepalive",
 };
 
-enum { PK_KEY, PK_ADDRESS, PK_ENDPOINT, PK_PSK, PK_KEEPALIVE, PK_SYSTEM, PK_N };
 static const char *const peer_keys[PK_N] = {
 	"key", "address", "endpoint", "preshared_key", "persistent_keepalive", "system",
 };
 
-enum { UK_SERVER_ID, UK_N };
 static const char *const publish_keys[UK_N] = { "server_id" };
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug" };
-
-/* The bytes being parsed: a NUL-terminated string or a FILE. */
-struct src {
-	const char *text;
-	size_t pos;
-	FILE *f;
-	int back[3];             /* pushed-back bytes, the next one last */
-	int n_back;
-	int err;                 /* errno of a failed read, 0 = none */
-};
-
-/* Line of each key of a [peer]/[client] section, 0 = not (yet) set;
- * kept beside cfg.peers for the checks at the end. */
-struct sect_lines {
-	int key[PK_N];
-};
-
-struct pstate {
-	struct cfg *c;
-	struct src src;
-	int line;                /* the line the reader handed out last */
-	int tund_line;
-	int tund_key[TK_N];
-	int publish_line;
-	int publish_key[UK_N];
-	long cur;                /* section of the current line */
-	struct sect_lines *lines;
-	size_t cap;              /* of c->peers and lines */
-	char q[CFG_QUOTE_BUF];   /* the current value, quoted for messages */
-	int rc;                  /* first error, 0 = none yet */
-	int err_line;
-	char *err;
-	size_t errlen;
-};
 
 static int src_getc(struct src *s)
 {
@@ -161,7 +106,7 @@ static void escape(char *out, size_t outlen, const char *s, bool with_quotes)
 }
 
 /* 'tund', 'peer "NAME"' or 'client "NAME"'. */
-static void sect_desc(const struct pstate *ps, long idx, char out[CFG_SECT_BUF])
+void cfg_sect_desc(const struct pstate *ps, long idx, char out[CFG_SECT_BUF])
 {
 	const struct cfg_peer *p = idx >= 0 ? &ps->c->peers[idx] : NULL;
 
@@ -176,8 +121,7 @@ static void sect_desc(const struct pstate *ps, long idx, char out[CFG_SECT_BUF])
 
 /* Records the first error as "PATH:LINE: [SECTION] KEY: message"; line 0
  * drops ":LINE", idx CUR_NONE drops the section, key NULL drops the key. */
-__attribute__((format(printf, 6, 7)))
-static void fail(struct pstate *ps, int rc, int line, long idx, const char *key,
+void cfg_fail(struct pstate *ps, int rc, int line, long idx, const char *key,
 		 const char *fmt, ...)
 {
 	char num[16] = "", sect[CFG_SECT_BUF + 2] = "", k[CFG_QUOTE_BUF] = "", msg[CFG_ERR_MAX];
@@ -195,7 +139,7 @@ static void fail(struct pstate *ps, int rc, int line, long idx, const char *key,
 	if (line > 0)
 		snprintf(num, sizeof(num), ":%d", line);
 	if (idx != CUR_NONE) {
-		sect_desc(ps, idx, sect + 1);
+		cfg_sect_desc(ps, idx, sect + 1);
 		sect[0] = '[';
 		strcat(sect, "]");
 	}
@@ -205,12 +149,6 @@ static void fail(struct pstate *ps, int rc, int line, long idx, const char *key,
 		 *sect && key ? " " : "", k, *sect || key ? ": " : "", msg);
 }
 
-/* A value error at the current line of the current section... */
-#define bad(ps, key, ...) fail((ps), -EINVAL, (ps)->line, (ps)->cur, (key), __VA_ARGS__)
-/* ...an error of the current line as a whole... */
-#define bad_line(ps, ...) fail((ps), -EINVAL, (ps)->line, CUR_NONE, NULL, __VA_ARGS__)
-/* ...and one found at the end, at a line of section i. */
-#define bad_at(ps, line, i, key, ...) fail((ps), -EINVAL, (line), (long)(i), (key), __VA_ARGS__)
 
 static bool is_blank(int ch)
 {
@@ -225,7 +163,7 @@ static bool name_char(int ch)
 
 /* Neither "this network" (0/8), loopback, multicast nor class E/broadcast:
  * an address tund can give to itself, a peer or a client. */
-static bool addr_usable(uint32_t a)
+bool cfg_addr_usable(uint32_t a)
 {
 	uint8_t top = (uint8_t)(a >> 24);
 	return top != 0 && top != 127 && top < 224;
@@ -312,7 +250,7 @@ static void set_prefix(struct pstate *ps, const char *key, const char *value, bo
 	addr_format(net, *a & prefix_mask(*len));
 	if (*len < CFG_PREFIX_MIN)
 		bad(ps, key, "%s: the prefix length must be %d..32", ps->q, CFG_PREFIX_MIN);
-	else if (!addr_usable(*a))
+	else if (!cfg_addr_usable(*a))
 		bad(ps, key, "%s is not a unicast address range", ps->q);
 	else if (network && host)
 		bad(ps, key, "%s has host bits set (did you mean %s/%u?)", ps->q, net, *len);
@@ -453,7 +391,7 @@ static void peer_key(struct pstate *ps, int k, const char *value)
 	case PK_ADDRESS:
 		if (addr_parse(&p->address, value) < 0)
 			bad(ps, name, "%s is not an IPv4 address", ps->q);
-		else if (!addr_usable(p->address))
+		else if (!cfg_addr_usable(p->address))
 			bad(ps, name, "%s is not a usable unicast address", ps->q);
 		break;
 	case PK_ENDPOINT:
@@ -491,7 +429,7 @@ static int handler_cb(void *user, const char *section, const char *name, const c
 	if (!*name)
 		bad_line(ps, "syntax error: '=' without a key name");
 	else if (ps->cur == CUR_NONE)
-		fail(ps, -EINVAL, ps->line, CUR_NONE, name,
+		cfg_fail(ps, -EINVAL, ps->line, CUR_NONE, name,
 		     "key outside a section (start with [tund])");
 	else if (!seen)
 		bad(ps, name, "unknown key");
@@ -568,7 +506,7 @@ static void add_peer(struct pstate *ps, const char *hdr, enum cfg_role role,
 	for (size_t i = 0; i < c->n_peers; i++) {
 		if (strlen(c->peers[i].name) == len && memcmp(c->peers[i].name, name, len) == 0) {
 			char other[CFG_SECT_BUF];
-			sect_desc(ps, (long)i, other);
+			cfg_sect_desc(ps, (long)i, other);
 			bad_line(ps, "%s: the name is taken by [%s] at line %d", hdr, other,
 				 c->peers[i].line);
 			return;
@@ -580,7 +518,7 @@ static void add_peer(struct pstate *ps, const char *hdr, enum cfg_role role,
 		return;
 	}
 	if (c->n_peers == ps->cap && grow(ps) < 0) {
-		fail(ps, -ENOMEM, ps->line, CUR_NONE, NULL, "out of memory");
+		cfg_fail(ps, -ENOMEM, ps->line, CUR_NONE, NULL, "out of memory");
 		return;
 	}
 	struct cfg_peer *p = &c->peers[c->n_peers];
@@ -713,188 +651,10 @@ static char *read_line_cb(char *str, int num, void *stream)
 	return str;
 out:
 	if (ps->src.err)
-		fail(ps, -ps->src.err, 0, CUR_NONE, NULL, "read error: %s", strerror(ps->src.err));
+		cfg_fail(ps, -ps->src.err, 0, CUR_NONE, NULL, "read error: %s", strerror(ps->src.err));
 	if (num > 0)
 		sodium_memzero(str, (size_t)num);
 	return NULL;
-}
-
-/* A [peer] names its key or its system (or both, and then they agree),
- * has an address, and can be found: an endpoint, or the mediator. */
-static void check_peer_identity(struct pstate *ps, size_t i)
-{
-	const struct cfg *c = ps->c;
-	const struct cfg_peer *p = &c->peers[i];
-	uint8_t id[UUID_LEN];
-	char want[UUID_STR_LEN + 1], got[UUID_STR_LEN + 1];
-
-	if (!p->has_key && !p->has_system) {
-		bad_at(ps, p->line, i, NULL, "needs key or system (or both)");
-		return;
-	}
-	if (!ps->lines[i].key[PK_ADDRESS]) {
-		bad_at(ps, p->line, i, "address", "missing (required)");
-		return;
-	}
-	if (!p->has_endpoint && !p->has_system) {
-		bad_at(ps, p->line, i, "endpoint", "missing (required without system)");
-		return;
-	}
-	if (p->has_endpoint && !p->has_key) {
-		/* A fixed endpoint skips the mediator, which is where a key
-		 * would come from. */
-		bad_at(ps, p->line, i, "key", "missing (required with endpoint)");
-		return;
-	}
-	if (!p->has_endpoint && !c->has_mediator) {
-		bad_at(ps, ps->lines[i].key[PK_SYSTEM], i, "system",
-		       "finding a system without endpoint needs mediator in [tund]");
-		return;
-	}
-	if (p->has_key && p->has_system) {
-		key_system_id(id, p->key);
-		if (memcmp(id, p->system_id, UUID_LEN) != 0) {
-			uuid_format(want, p->system_id);
-			uuid_format(got, id);
-			bad_at(ps, ps->lines[i].key[PK_KEY], i, "key",
-			       "belongs to system %s, not to system %s", got, want);
-		}
-	}
-}
-
-/* Section i has its required keys, and where it appears neither collides
- * with this host or the client pool nor, for a client, lies outside it. */
-static void check_section(struct pstate *ps, size_t i)
-{
-	const struct cfg *c = ps->c;
-	const struct cfg_peer *p = &c->peers[i];
-	int line = ps->lines[i].key[PK_ADDRESS];
-	uint32_t host = p->address & ~prefix_mask(c->prefix_len);
-	char a[ADDR_STR_LEN], pool[PREFIX_STR_LEN];
-
-	if (p->role == CFG_ROLE_CLIENT && !p->has_key)
-		bad_at(ps, p->line, i, "key", "missing (required)");
-	else if (p->role == CFG_ROLE_PEER)
-		check_peer_identity(ps, i);
-	if (p->role == CFG_ROLE_CLIENT && !c->has_client_pool)
-		bad_at(ps, p->line, i, NULL, "a [client] needs client_pool in [tund]");
-	if (ps->rc || !line)
-		return;
-	addr_format(a, p->address);
-	addr_format(pool, c->client_pool);
-	snprintf(pool + strlen(pool), sizeof(pool) - strlen(pool), "/%u", c->client_pool_len);
-	bool in_pool = c->has_client_pool &&
-		       prefix_contains(c->client_pool, c->client_pool_len, p->address);
-	if (p->role == CFG_ROLE_CLIENT && !in_pool)
-		bad_at(ps, line, i, "address", "\"%s\" is outside client_pool %s", a, pool);
-	else if (p->role == CFG_ROLE_CLIENT)
-		return;
-	else if (p->address == c->address)
-		bad_at(ps, line, i, "address", "\"%s\" is this host's own address", a);
-	else if (prefix_contains(c->address, c->prefix_len, p->address) && c->prefix_len <= 30 &&
-		 (host == 0 || host == ~prefix_mask(c->prefix_len)))
-		bad_at(ps, line, i, "address", "\"%s\" is the network or broadcast address of "
-		       "[tund] address", a);
-	else if (in_pool)
-		bad_at(ps, line, i, "address", "\"%s\" is inside client_pool %s", a, pool);
-}
-
-/* The system a [peer] reaches: named, or the hash of its key. */
-static void peer_system(const struct cfg_peer *p, uint8_t id[UUID_LEN])
-{
-	if (p->has_system)
-		memcpy(id, p->system_id, UUID_LEN);
-	else
-		key_system_id(id, p->key);
-}
-
-/* Two [peer]s for one system would share its key, and packets of one
- * would be taken for the other's: one [peer] per system. */
-static void check_system_unique(struct pstate *ps, size_t i)
-{
-	const struct cfg *c = ps->c;
-	uint8_t a[UUID_LEN], b[UUID_LEN];
-	char other[CFG_SECT_BUF], id[UUID_STR_LEN + 1];
-
-	if (c->peers[i].role != CFG_ROLE_PEER)
-		return;
-	peer_system(&c->peers[i], a);
-	for (size_t j = 0; j < i && !ps->rc; j++) {
-		if (c->peers[j].role != CFG_ROLE_PEER)
-			continue;
-		peer_system(&c->peers[j], b);
-		if (memcmp(a, b, UUID_LEN) != 0)
-			continue;
-		sect_desc(ps, (long)j, other);
-		uuid_format(id, a);
-		bad_at(ps, c->peers[i].line, i, NULL, "reaches system %s, as [%s] (line %d) does: "
-		       "one [peer] per system", id, other, c->peers[j].line);
-	}
-}
-
-/* Neither the address (if set) nor the key of section i repeats an
- * earlier section's. Public keys are not secret: plain memcmp. */
-static void check_unique(struct pstate *ps, size_t i)
-{
-	const struct cfg *c = ps->c;
-	const int *li = ps->lines[i].key;
-	char a[ADDR_STR_LEN], other[CFG_SECT_BUF];
-
-	addr_format(a, c->peers[i].address);
-	for (size_t j = 0; j < i && !ps->rc; j++) {
-		const int *lj = ps->lines[j].key;
-		bool same_addr = li[PK_ADDRESS] && lj[PK_ADDRESS] &&
-				 c->peers[j].address == c->peers[i].address;
-		bool same_key = c->peers[i].has_key && c->peers[j].has_key &&
-				memcmp(c->peers[j].key, c->peers[i].key, KEY_LEN) == 0;
-		if (!same_addr && !same_key)
-			continue;
-		sect_desc(ps, (long)j, other);
-		if (same_addr)
-			bad_at(ps, li[PK_ADDRESS], i, "address", "\"%s\" is already used by [%s] "
-			       "(line %d)", a, other, lj[PK_ADDRESS]);
-		else
-			bad_at(ps, li[PK_KEY], i, "key", "the same public key as [%s] (line %d)",
-			       other, lj[PK_KEY]);
-	}
-}
-
-/* The rules that need the whole file; sections in file order. */
-static void validate(struct pstate *ps)
-{
-	const struct cfg *c = ps->c;
-	char a[ADDR_STR_LEN];
-
-	if (!ps->tund_line) {
-		fail(ps, -EINVAL, 0, CUR_NONE, NULL, "no [tund] section (it must set address)");
-		return;
-	}
-	if (!ps->tund_key[TK_ADDRESS]) {
-		fail(ps, -EINVAL, ps->tund_line, CUR_TUND, "address", "missing (required)");
-		return;
-	}
-	if (c->has_client_pool && prefix_contains(c->client_pool, c->client_pool_len, c->address)) {
-		addr_format(a, c->address);
-		fail(ps, -EINVAL, ps->tund_key[TK_CLIENT_POOL], CUR_TUND, "client_pool",
-		     "contains this host's own address %s", a);
-		return;
-	}
-	if (c->has_mediator && !ps->tund_key[TK_MEDIATOR_KEY]) {
-		fail(ps, -EINVAL, ps->tund_key[TK_MEDIATOR], CUR_TUND, "mediator_key",
-		     "missing (required with mediator)");
-		return;
-	}
-	if (c->publish && !c->has_mediator) {
-		fail(ps, -EINVAL, ps->publish_line, CUR_PUBLISH, NULL,
-		     "needs mediator and mediator_key in [tund]");
-		return;
-	}
-	for (size_t i = 0; i < c->n_peers && !ps->rc; i++) {
-		check_section(ps, i);
-		check_unique(ps, i);
-		if (!ps->rc)
-			check_system_unique(ps, i);
-	}
 }
 
 /* Defaults (documented in docs/tund.conf.md) and an empty parse state. */
@@ -927,13 +687,13 @@ static int run(struct pstate *ps)
 	/* inih goes on after a syntax error, so ours may be from a later line. */
 	if (r > 0 && (ps->rc == 0 || (ps->rc == -EINVAL && r < ps->err_line))) {
 		ps->rc = 0;
-		fail(ps, -EINVAL, r, CUR_NONE, NULL, "syntax error (expected \"key = value\", "
+		cfg_fail(ps, -EINVAL, r, CUR_NONE, NULL, "syntax error (expected \"key = value\", "
 		     "a [section] header or a comment)");
 	} else if (r < 0 && !ps->rc) {
-		fail(ps, -ENOMEM, 0, CUR_NONE, NULL, "out of memory");
+		cfg_fail(ps, -ENOMEM, 0, CUR_NONE, NULL, "out of memory");
 	}
 	if (!ps->rc)
-		validate(ps);
+		cfg_validate(ps);
 	free(ps->lines);
 	ps->lines = NULL;
 	sodium_memzero(ps->q, sizeof(ps->q));   /* may quote a key */
@@ -960,7 +720,7 @@ int cfg_parse_file(struct cfg *c, const char *path, char *err, size_t errlen)
 	FILE *f = fopen(path, "re");
 	if (!f) {
 		int e = errno;
-		fail(&ps, -e, 0, CUR_NONE, NULL, "cannot open: %s", strerror(e));
+		cfg_fail(&ps, -e, 0, CUR_NONE, NULL, "cannot open: %s", strerror(e));
 		cfg_free(c);
 		return -e;
 	}
