@@ -1,14 +1,10 @@
 /*
  * medconf.c - mediator.conf into struct medconf (format in medconf.h).
  *
- * inih splits "key = value" lines; it reads through our own line reader
- * (read_line_cb), as shared/config.c does and for the same reasons:
- * Debian's inih gives the handler no line number, says nothing about a
- * section header without keys, and reads an indented line as the
- * continuation of the previous value. The reader counts lines, parses
- * "[section]" headers itself, strips indentation, comments and trailing
- * blanks, and refuses control characters and lines longer than inih's
- * buffer (which inih would split in two).
+ * inih splits "key = value" lines; it reads through the line reader that
+ * shared/config.c uses too (iniread.h says why inih needs one), and
+ * "[section]" headers are parsed here, since inih says nothing about a
+ * section without keys.
  *
  * Invariants: only the first error is kept and reading stops there; each
  * value is checked as it is read, and the rule spanning two keys (alt_port
@@ -24,6 +20,8 @@
 
 #include <ini.h>
 
+#include "iniread.h"
+
 #define QUOTE_MAX 64                 /* bytes of a value shown in a message */
 #define QUOTE_BUF (QUOTE_MAX * 4 + 8)
 
@@ -36,10 +34,7 @@ static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
 struct pstate {
 	struct medconf *c;
-	const char *text;        /* the source: a string... */
-	size_t pos;
-	FILE *f;                 /* ...or a file */
-	int read_err;            /* errno of a failed read */
+	struct iniread src;
 	int line;                /* the line the reader handed out last */
 	int section_line;        /* of [mediator], 0 = not seen */
 	int key_line[K_N];       /* 0 = not set */
@@ -49,43 +44,6 @@ struct pstate {
 	char *err;
 	size_t errlen;
 };
-
-static int next_char(struct pstate *ps)
-{
-	if (ps->text)
-		return ps->text[ps->pos] ? (unsigned char)ps->text[ps->pos++] : EOF;
-	errno = 0;
-	int ch = getc(ps->f);
-	if (ch == EOF && ferror(ps->f) && !ps->read_err)
-		ps->read_err = errno ? errno : EIO;
-	return ch;
-}
-
-/* Printable ASCII as is, other bytes as \xNN, at most QUOTE_MAX bytes of
- * s; with_quotes also escapes '"' and '\' and wraps it in quotes. */
-static void escape(char *out, size_t outlen, const char *s, bool with_quotes)
-{
-	size_t o = 0, i;
-
-	if (with_quotes)
-		out[o++] = '"';
-	for (i = 0; s[i] && i < QUOTE_MAX && o + 8 < outlen; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (with_quotes && (ch == '"' || ch == '\\'))
-			o += (size_t)snprintf(out + o, outlen - o, "\\%c", ch);
-		else if (ch >= 0x20 && ch < 0x7f)
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
-	}
-	if (s[i] && o + 5 < outlen) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	if (with_quotes)
-		out[o++] = '"';
-	out[o] = '\0';
-}
 
 /* Records the first error as "PATH:LINE: [mediator] KEY: message"; line 0
  * drops ":LINE", key NULL drops the section and key. */
@@ -107,7 +65,7 @@ static void fail(struct pstate *ps, int rc, int line, const char *key, const cha
 	if (line > 0)
 		snprintf(num, sizeof(num), ":%d", line);
 	if (key)
-		escape(k, sizeof(k), key, false);
+		iniread_escape(k, sizeof(k), key, QUOTE_MAX, false);
 	snprintf(ps->err, ps->errlen, "%s%s: %s%s%s%s", ps->c->path, num,
 		 key ? "[mediator] " : "", k, key ? ": " : "", msg);
 }
@@ -115,34 +73,11 @@ static void fail(struct pstate *ps, int rc, int line, const char *key, const cha
 #define bad(ps, key, ...) fail((ps), -EINVAL, (ps)->line, (key), __VA_ARGS__)
 #define bad_line(ps, ...) fail((ps), -EINVAL, (ps)->line, NULL, __VA_ARGS__)
 
-/* Strict decimal: digits only, no sign, no white space. */
-static int parse_uint(const char *s, unsigned max, unsigned *out)
-{
-	unsigned long v = 0;
-	bool big = false;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > max) {
-			big = true;
-			v = max;
-		}
-	}
-	if (big)
-		return -ERANGE;
-	*out = (unsigned)v;
-	return 0;
-}
-
 static void set_uint(struct pstate *ps, const char *key, const char *value, unsigned min,
 		     unsigned max, unsigned *out)
 {
 	unsigned v;
-	int r = parse_uint(value, max, &v);
+	int r = iniread_uint(value, max, &v);
 
 	if (r == -EINVAL)
 		bad(ps, key, "%s is not a number", ps->q);
@@ -206,7 +141,7 @@ static int handler_cb(void *user, const char *section, const char *name, const c
 	for (int i = 0; i < K_N; i++)
 		if (strcmp(key_names[i], name) == 0)
 			k = i;
-	escape(ps->q, sizeof(ps->q), name, true);
+	iniread_escape(ps->q, sizeof(ps->q), name, QUOTE_MAX, true);
 	if (!*name)
 		bad_line(ps, "syntax error: '=' without a key name");
 	else if (!ps->section_line)
@@ -220,7 +155,7 @@ static int handler_cb(void *user, const char *section, const char *name, const c
 	if (ps->rc)
 		return 0;
 	ps->key_line[k] = ps->line;
-	escape(ps->q, sizeof(ps->q), value, true);
+	iniread_escape(ps->q, sizeof(ps->q), value, QUOTE_MAX, true);
 	set_value(ps, k, value);
 	return ps->rc == 0;
 }
@@ -238,77 +173,26 @@ static void section_header(struct pstate *ps, const char *s)
 			ps->section_line = ps->line;
 		return;
 	}
-	escape(hdr, sizeof(hdr), s, true);
+	iniread_escape(hdr, sizeof(hdr), s, QUOTE_MAX, true);
 	bad_line(ps, "unknown section %s (the only section is [mediator])", hdr);
 }
 
-static bool is_blank(int ch)
-{
-	return ch == ' ' || ch == '\t';
-}
-
-/* inih's line source: one cleaned line per call, NULL at the end or at
- * the first error (which stops inih). */
+/* inih's line source (iniread.h); NULL at the end or at the first error,
+ * which stops inih. */
 static char *read_line_cb(char *str, int num, void *stream)
 {
 	struct pstate *ps = stream;
-	size_t cap = num > 1 ? (size_t)num - 1 : 0;
-	size_t len = 0, end = 0;
-	bool after_blank = true, comment = false;
-	int ch;
+	char why[96];
+	int r = ps->rc ? 0 : iniread_line(&ps->src, str, num, why, sizeof(why));
 
-	if (ps->rc || (ch = next_char(ps)) == EOF)
-		goto out;
-	ps->line++;
-	/* A UTF-8 byte order mark at the very start is not content. */
-	if (ps->line == 1 && ch == 0xef) {
-		int b = next_char(ps), c = next_char(ps);
-		if (b != 0xbb || c != 0xbf) {
-			bad_line(ps, "control character or non-ASCII byte 0xef (not a text file?)");
-			goto out;
-		}
-		ch = next_char(ps);
-	}
-	for (; ch != EOF && ch != '\n'; ch = next_char(ps)) {
-		if (ch == '\r') {
-			ch = next_char(ps);
-			if (ch == '\n' || ch == EOF)
-				break;
-			ch = '\r';
-		}
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-			bad_line(ps, "control character 0x%02x (not a text file?)", ch);
-			goto out;
-		}
-		if (comment || (is_blank(ch) && len == 0))
-			continue;
-		if ((ch == ';' || ch == '#') && after_blank) {
-			comment = true;
-			continue;
-		}
-		after_blank = is_blank(ch);
-		if (len < cap) {
-			str[len++] = (char)ch;
-			if (!after_blank)
-				end = len;
-		} else if (!after_blank) {
-			bad_line(ps, "line too long (more than %zu characters without comments)", cap);
-			goto out;
-		}
-	}
-	if (ps->read_err)
-		goto out;
-	str[end] = '\0';
-	if (str[0] == '[') {
+	ps->line = ps->src.line;
+	if (r == -EINVAL)
+		bad_line(ps, "%s", why);
+	else if (r == -EIO)
+		fail(ps, -ps->src.err, 0, NULL, "read error: %s", strerror(ps->src.err));
+	else if (r > 0 && str[0] == '[')
 		section_header(ps, str);
-		if (ps->rc)
-			goto out;
-	}
-	return str;
-out:
-	if (ps->read_err)
-		fail(ps, -ps->read_err, 0, NULL, "read error: %s", strerror(ps->read_err));
-	return NULL;
+	return r > 0 && !ps->rc ? str : NULL;
 }
 
 static void pstate_init(struct pstate *ps, struct medconf *c, const char *name, char *err,
@@ -355,7 +239,7 @@ int medconf_parse_string(struct medconf *c, const char *name, const char *text, 
 	struct pstate ps;
 
 	pstate_init(&ps, c, name, err, errlen);
-	ps.text = text;
+	iniread_init_text(&ps.src, text);
 	return run(&ps);
 }
 
@@ -370,7 +254,7 @@ int medconf_parse_file(struct medconf *c, const char *path, char *err, size_t er
 		fail(&ps, -e, 0, NULL, "cannot open: %s", strerror(e));
 		return -e;
 	}
-	ps.f = f;
+	iniread_init_file(&ps.src, f);
 	int rc = run(&ps);
 	fclose(f);
 	return rc;

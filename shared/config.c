@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "config_parse.h"
+#include "iniread.h"
 #include "medproto.h"
 
 static const char *const tund_keys[TK_N] = {
@@ -44,66 +45,6 @@ static const char *const peer_keys[PK_N] = {
 static const char *const publish_keys[UK_N] = { "server_id" };
 
 static const char *const log_levels[] = { "error", "warn", "info", "debug" };
-
-static int src_getc(struct src *s)
-{
-	if (s->n_back > 0)
-		return s->back[--s->n_back];
-	if (s->text)
-		return s->text[s->pos] ? (unsigned char)s->text[s->pos++] : EOF;
-	errno = 0;
-	int ch = getc(s->f);
-	if (ch == EOF && ferror(s->f) && !s->err)
-		s->err = errno ? errno : EIO;
-	return ch;
-}
-
-/* A UTF-8 byte order mark is dropped; anything else is pushed back. */
-static void src_skip_bom(struct src *s)
-{
-	static const unsigned char bom[3] = { 0xef, 0xbb, 0xbf };
-	int got[3];
-	int n = 0;
-
-	while (n < 3) {
-		int ch = src_getc(s);
-		if (ch == EOF)
-			break;
-		got[n++] = ch;
-		if (ch != bom[n - 1])
-			break;
-	}
-	if (n == 3 && got[2] == bom[2])
-		return;
-	for (int i = n - 1; i >= 0; i--)
-		s->back[s->n_back++] = got[i];
-}
-
-/* Printable ASCII as is, other bytes as \xNN, at most CFG_QUOTE_MAX bytes
- * of s; with_quotes also escapes '"' and '\' and wraps it in quotes. */
-static void escape(char *out, size_t outlen, const char *s, bool with_quotes)
-{
-	size_t o = 0, i;
-
-	if (with_quotes)
-		out[o++] = '"';
-	for (i = 0; s[i] && i < CFG_QUOTE_MAX && o + 8 < outlen; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (with_quotes && (ch == '"' || ch == '\\'))
-			o += (size_t)snprintf(out + o, outlen - o, "\\%c", ch);
-		else if (ch >= 0x20 && ch < 0x7f)
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
-	}
-	if (s[i] && o + 5 < outlen) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	if (with_quotes)
-		out[o++] = '"';
-	out[o] = '\0';
-}
 
 /* 'tund', 'peer "NAME"' or 'client "NAME"'. */
 void cfg_sect_desc(const struct pstate *ps, long idx, char out[CFG_SECT_BUF])
@@ -144,7 +85,7 @@ void cfg_fail(struct pstate *ps, int rc, int line, long idx, const char *key,
 		strcat(sect, "]");
 	}
 	if (key)
-		escape(k, sizeof(k), key, false);
+		iniread_escape(k, sizeof(k), key, CFG_QUOTE_MAX, false);
 	snprintf(ps->err, ps->errlen, "%s%s: %s%s%s%s%s", ps->c->path, num, sect,
 		 *sect && key ? " " : "", k, *sect || key ? ": " : "", msg);
 }
@@ -169,34 +110,11 @@ bool cfg_addr_usable(uint32_t a)
 	return top != 0 && top != 127 && top < 224;
 }
 
-/* Strict decimal: digits only, no sign, no white space. */
-static int parse_uint(const char *s, unsigned max, unsigned *out)
-{
-	unsigned long v = 0;
-	bool big = false;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > max) {
-			big = true;
-			v = max;   /* keeps the loop from overflowing */
-		}
-	}
-	if (big)
-		return -ERANGE;
-	*out = (unsigned)v;
-	return 0;
-}
-
 static void set_uint(struct pstate *ps, const char *key, const char *value,
 		     unsigned min, unsigned max, unsigned *out)
 {
 	unsigned v;
-	int r = parse_uint(value, max, &v);
+	int r = iniread_uint(value, max, &v);
 
 	if (r == -EINVAL)
 		bad(ps, key, "%s is not a number", ps->q);
@@ -297,7 +215,7 @@ static void set_host_port(struct pstate *ps, const char *key, const char *value)
 		bad(ps, key, "%s is not host[:port] (a host name or IPv4 address)", ps->q);
 		return;
 	}
-	if (colon && (parse_uint(colon + 1, UINT16_MAX, &port) < 0 || port == 0)) {
+	if (colon && (iniread_uint(colon + 1, UINT16_MAX, &port) < 0 || port == 0)) {
 		bad(ps, key, "%s: the port must be 1..65535", ps->q);
 		return;
 	}
@@ -443,7 +361,7 @@ static int handler_cb(void *user, const char *section, const char *name, const c
 	if (ps->rc)
 		return 0;
 	*seen = ps->line;
-	escape(ps->q, sizeof(ps->q), value, true);
+	iniread_escape(ps->q, sizeof(ps->q), value, CFG_QUOTE_MAX, true);
 	if (tund)
 		tund_key(ps, k, value);
 	else if (publish)
@@ -537,7 +455,7 @@ static void section_header(struct pstate *ps, const char *s)
 	const char *p = s + 1, *kind, *name = NULL;
 	size_t klen, nlen = 0;
 
-	escape(hdr, sizeof(hdr), s, false);
+	iniread_escape(hdr, sizeof(hdr), s, CFG_QUOTE_MAX, false);
 	while (is_blank(*p))
 		p++;
 	for (kind = p; (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'); p++)
@@ -595,65 +513,26 @@ static void section_header(struct pstate *ps, const char *s)
 	}
 }
 
-/* inih's line source. Hands out one line per call with indentation,
- * comments and trailing blanks removed, so inih and we agree on line
- * numbers; stops inih (NULL) at the end or at the first error. */
+/* inih's line source (iniread.h); section headers are parsed here, since
+ * inih would cut their names. Stops inih (NULL) at the end or at the
+ * first error. */
 static char *read_line_cb(char *str, int num, void *stream)
 {
 	struct pstate *ps = stream;
-	size_t cap = num > 1 ? (size_t)num - 1 : 0;   /* bytes that fit before the NUL */
-	size_t len = 0, end = 0;                       /* end: after the last non-blank */
-	bool after_blank = true, comment = false;
-	int ch;
+	char why[96];
+	int r = ps->rc ? 0 : iniread_line(&ps->src, str, num, why, sizeof(why));
 
-	/* inih's buffer held the previous line, which may be a preshared key. */
-	if (num > 0)
-		sodium_memzero(str, (size_t)num);
-	if (ps->rc || (ch = src_getc(&ps->src)) == EOF)
-		goto out;
-	ps->line++;
-	for (; ch != EOF && ch != '\n'; ch = src_getc(&ps->src)) {
-		if (ch == '\r') {
-			ch = src_getc(&ps->src);
-			if (ch == '\n' || ch == EOF)
-				break;
-			ch = '\r';
-		}
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-			bad_line(ps, "control character 0x%02x (not a text file?)", ch);
-			goto out;
-		}
-		if (comment || (is_blank(ch) && len == 0))
-			continue;
-		if ((ch == ';' || ch == '#') && after_blank) {
-			comment = true;
-			continue;
-		}
-		after_blank = is_blank(ch);
-		if (len < cap) {
-			str[len++] = (char)ch;
-			if (!after_blank)
-				end = len;
-		} else if (!after_blank) {
-			bad_line(ps, "line too long (more than %zu characters without comments)",
-				 cap);
-			goto out;
-		}
-	}
-	if (ps->src.err)
-		goto out;
-	str[end] = '\0';
-	if (str[0] == '[') {
-		section_header(ps, str);
-		if (ps->rc)
-			goto out;
-	}
-	return str;
-out:
-	if (ps->src.err)
+	ps->line = ps->src.line;
+	if (r == -EINVAL)
+		bad_line(ps, "%s", why);
+	else if (r == -EIO)
 		cfg_fail(ps, -ps->src.err, 0, CUR_NONE, NULL, "read error: %s", strerror(ps->src.err));
+	else if (r > 0 && str[0] == '[')
+		section_header(ps, str);
+	if (r > 0 && !ps->rc)
+		return str;
 	if (num > 0)
-		sodium_memzero(str, (size_t)num);
+		sodium_memzero(str, (size_t)num); /* inih's buffer may hold a preshared key */
 	return NULL;
 }
 
@@ -681,7 +560,6 @@ static void pstate_init(struct pstate *ps, struct cfg *c, const char *name,
 
 static int run(struct pstate *ps)
 {
-	src_skip_bom(&ps->src);
 	int r = ini_parse_stream(read_line_cb, ps, handler_cb, ps);
 
 	/* inih goes on after a syntax error, so ours may be from a later line. */
@@ -707,7 +585,7 @@ int cfg_parse_string(struct cfg *c, const char *name, const char *text, char *er
 	struct pstate ps;
 
 	pstate_init(&ps, c, name, err, errlen);
-	ps.src.text = text;
+	iniread_init_text(&ps.src, text);
 	return run(&ps);
 }
 
@@ -725,7 +603,7 @@ int cfg_parse_file(struct cfg *c, const char *path, char *err, size_t errlen)
 		return -e;
 	}
 	setvbuf(f, buf, _IOFBF, sizeof(buf));
-	ps.src.f = f;
+	iniread_init_file(&ps.src, f);
 	int rc = run(&ps);
 	fclose(f);
 	sodium_memzero(buf, sizeof(buf));

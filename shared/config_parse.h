@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "iniread.h"
 
 #define CFG_DEFAULT_KEY_FILE "/etc/tund/private.key"
 #define CFG_DEFAULT_INTERFACE "tund0"
@@ -39,16 +40,6 @@ enum { PK_KEY, PK_ADDRESS, PK_ENDPOINT, PK_PSK, PK_KEEPALIVE, PK_SYSTEM, PK_N };
 
 enum { UK_SERVER_ID, UK_N };
 
-/* The bytes being parsed: a NUL-terminated string or a FILE. */
-struct src {
-	const char *text;
-	size_t pos;
-	FILE *f;
-	int back[3];             /* pushed-back bytes, the next one last */
-	int n_back;
-	int err;                 /* errno of a failed read, 0 = none */
-};
-
 /* Line of each key of a [peer]/[client] section, 0 = not (yet) set;
  * kept beside cfg.peers for the checks at the end. */
 struct sect_lines {
@@ -57,7 +48,7 @@ struct sect_lines {
 
 struct pstate {
 	struct cfg *c;
-	struct src src;
+	struct iniread src;
 	int line;                /* the line the reader handed out last */
 	int tund_line;
 	int tund_key[TK_N];
