@@ -172,11 +172,7 @@ void answer_connect(struct daemon *d, const struct medmsg *mm)
 	 * client's old LAN addresses belong to someone else by now. */
 	if (!existing)
 		punch_clear(p);
-	unsigned added = 0;
-	if (mm->has_public)
-		added += punch_add(p, &mm->public_addr, CAND_PUBLIC);
-	for (unsigned i = 0; i < mm->n_local; i++)
-		added += punch_add(p, &mm->local[i], CAND_LOCAL);
+	unsigned added = punch_add_reported(p, mm);
 	p->via_mediator = true;
 	p->yield_until_ms = now + PUNCH_ROLE_MS;
 	if (!existing || added) {

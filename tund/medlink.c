@@ -30,6 +30,7 @@
 #include "punch.h"
 #include "resolve.h"
 #include "stun.h"
+#include "timers.h"
 
 enum state { IDLE, WAIT, RESOLVING, CONNECTING, CHALLENGE, REGISTERING, UP };
 
@@ -529,15 +530,9 @@ static void timer_cb(uv_timer_t *h)
 	start_connect(m);
 }
 
-/* Backoff: MIN doubling to MAX, each delay scaled by 0.75..1.25. */
 static void schedule_retry(struct medlink *m)
 {
-	uint64_t delay = MEDLINK_BACKOFF_MIN_MS;
-	for (unsigned i = 0; i < m->attempts && delay < MEDLINK_BACKOFF_MAX_MS; i++)
-		delay *= 2;
-	if (delay > MEDLINK_BACKOFF_MAX_MS)
-		delay = MEDLINK_BACKOFF_MAX_MS;
-	delay = delay * 3 / 4 + randombytes_uniform((uint32_t)(delay / 2 + 1));
+	uint64_t delay = timers_backoff_ms(MEDLINK_BACKOFF_MIN_MS, MEDLINK_BACKOFF_MAX_MS, m->attempts);
 	m->attempts++;
 	set_state(m, WAIT);
 	uv_timer_start(&m->timer, timer_cb, delay, 0);

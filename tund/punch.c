@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "medproto.h"
 #include "timers.h"
 
 const char *punch_kind_name(enum cand_kind kind)
@@ -59,6 +60,16 @@ bool punch_add(struct peer *p, const struct endpoint *ep, enum cand_kind kind)
 	p->cands[p->n_cands].kind = kind;
 	p->n_cands++;
 	return true;
+}
+
+unsigned punch_add_reported(struct peer *p, const struct medmsg *mm)
+{
+	unsigned added = 0;
+	if (mm->has_public)
+		added += punch_add(p, &mm->public_addr, CAND_PUBLIC);
+	for (unsigned i = 0; i < mm->n_local; i++)
+		added += punch_add(p, &mm->local[i], CAND_LOCAL);
+	return added;
 }
 
 void punch_clear(struct peer *p)

@@ -31,12 +31,16 @@
 #define PUNCH_ROLE_MS 15000
 
 struct daemon;
+struct medmsg;
 
 /* Adds a candidate unless it is known already (a known one keeps the
  * better kind); true when it is new. Full tables drop the oldest
  * reflexive candidate first. */
 bool punch_add(struct peer *p, const struct endpoint *ep, enum cand_kind kind);
 void punch_clear(struct peer *p);
+/* Adds what the mediator reported of the peer (its public mapping and
+ * local addresses); returns how many were new. */
+unsigned punch_add_reported(struct peer *p, const struct medmsg *mm);
 
 /* Starts (or widens) punching: handshakes go to every candidate, and the
  * current initiation, if any, is resent to all of them now. */

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 #include <uv.h>
 
 #include "daemon.h"
@@ -185,12 +184,7 @@ void resolve_again(struct daemon *d, struct peer *p)
 
 static void fail(struct resolve *r, uint64_t now, const char *fmt, const char *detail)
 {
-	uint64_t delay = RESOLVE_BACKOFF_MIN_MS;
-	for (unsigned i = 0; i < r->failures && delay < RESOLVE_BACKOFF_MAX_MS; i++)
-		delay *= 2;
-	if (delay > RESOLVE_BACKOFF_MAX_MS)
-		delay = RESOLVE_BACKOFF_MAX_MS;
-	delay = delay * 3 / 4 + randombytes_uniform((uint32_t)(delay / 2 + 1));
+	uint64_t delay = timers_backoff_ms(RESOLVE_BACKOFF_MIN_MS, RESOLVE_BACKOFF_MAX_MS, r->failures);
 	r->failures++;
 	r->state = R_FAILED;
 	r->done_ms = now + delay;
@@ -270,11 +264,7 @@ static void accept_answer(struct daemon *d, struct resolve *r, const struct medm
 		peer_set_key(p, mm->peer_key);
 	if (fresh)
 		punch_clear(p); /* addresses of an earlier connect may be stale */
-	unsigned added = 0;
-	if (mm->has_public)
-		added += punch_add(p, &mm->public_addr, CAND_PUBLIC);
-	for (unsigned i = 0; i < mm->n_local; i++)
-		added += punch_add(p, &mm->local[i], CAND_LOCAL);
+	unsigned added = punch_add_reported(p, mm);
 	r->state = R_DONE;
 	r->done_ms = now;
 	r->failures = 0;

@@ -53,6 +53,16 @@ bool timers_session_wants_rekey(const struct daemon *d, const struct session *s,
 	return now - s->created_ms >= timers_rekey_after(d, s) || session_needs_rekey_by_count(s);
 }
 
+uint64_t timers_backoff_ms(uint64_t min_ms, uint64_t max_ms, unsigned failures)
+{
+	uint64_t delay = min_ms;
+	for (unsigned i = 0; i < failures && delay < max_ms; i++)
+		delay *= 2;
+	if (delay > max_ms)
+		delay = max_ms;
+	return delay * 3 / 4 + randombytes_uniform((uint32_t)(delay / 2 + 1));
+}
+
 static uint64_t retransmit_delay(const struct peer *p)
 {
 	uint64_t t = p->punching ? TIMERS_PUNCH_RETRY_MS : TIMERS_REKEY_TIMEOUT_MS;

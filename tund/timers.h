@@ -64,6 +64,11 @@ uint64_t timers_reject_after(const struct daemon *d);
 bool timers_session_alive(const struct daemon *d, const struct session *s, uint64_t now);
 bool timers_session_wants_rekey(const struct daemon *d, const struct session *s, uint64_t now);
 
+/* Jittered exponential backoff: min_ms doubled per earlier failure, capped
+ * at max_ms, then scaled by a random 0.75..1.25 so that many daemons do
+ * not retry in step (the mediator link and the mediator lookups use it). */
+uint64_t timers_backoff_ms(uint64_t min_ms, uint64_t max_ms, unsigned failures);
+
 /* Events from send.c and receive.c. */
 void timers_handshake_sent(struct peer *p);
 void timers_handshake_done(struct peer *p);
