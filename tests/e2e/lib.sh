@@ -285,6 +285,33 @@ lab_cleanup() {
 	return "$rc"
 }
 
+# ---------------------------------------------------------- reporting
+
+N_PASS=0
+N_FAIL=0
+FAILED=()
+
+# note TEXT...: evidence under the current check, indented.
+note() { printf '%s\n' "$*" | sed 's/^/    /'; }
+
+# run_check LABEL FUNCTION: FUNCTION returns 0 for PASS. It runs inside an
+# `if`, so errexit is off and each check tests its own steps explicitly.
+# A test may define check_failed (no arguments) to show logs on a FAIL.
+run_check() {
+	local label=$1 fn=$2 t0
+	echo "---- check $label"
+	t0=$(lab_now_ms)
+	if "$fn"; then
+		N_PASS=$((N_PASS + 1))
+		echo "PASS $label ($(($(lab_now_ms) - t0)) ms)"
+	else
+		N_FAIL=$((N_FAIL + 1))
+		FAILED+=("$label")
+		echo "FAIL $label ($(($(lab_now_ms) - t0)) ms)"
+		if declare -F check_failed >/dev/null; then check_failed; fi
+	fi
+}
+
 # ------------------------------------------------------------ helpers
 
 # lab_http_serve NS DIR PORT: python3's threading http.server on 0.0.0.0.

@@ -49,29 +49,9 @@ lab_need curl curl
 BIG_BYTES=$((20 * 1024 * 1024))
 HTTP=8080
 PROBE_PORT=9000
-N_PASS=0
-N_FAIL=0
-FAILED=()
 
 lab_init linkem
 
-note() { printf '%s\n' "$*" | sed 's/^/    /'; }
-
-# run_check LABEL FUNCTION: FUNCTION returns 0 for PASS; it runs inside an
-# `if`, so errexit is off and each step is tested explicitly.
-run_check() {
-	local label=$1 fn=$2 t0
-	echo "---- check $label"
-	t0=$(lab_now_ms)
-	if "$fn"; then
-		N_PASS=$((N_PASS + 1))
-		echo "PASS $label ($(($(lab_now_ms) - t0)) ms)"
-	else
-		N_FAIL=$((N_FAIL + 1))
-		FAILED+=("$label")
-		echo "FAIL $label ($(($(lab_now_ms) - t0)) ms)"
-	fi
-}
 
 # in_range VALUE LO HI (decimals allowed)
 in_range() { "$LAB_PY" -c 'import sys; v,lo,hi=map(float,sys.argv[1:]); sys.exit(0 if lo<=v<=hi else 1)' "$@"; }

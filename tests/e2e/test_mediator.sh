@@ -52,29 +52,13 @@ PORT=3478
 ALT=3479
 SRV=203.0.113.10
 CLI=203.0.113.20
-N_PASS=0
-N_FAIL=0
-FAILED=()
 
 lab_init medtest
 
-note() { printf '%s\n' "$*" | sed 's/^/    /'; }
-
-# run_check LABEL FUNCTION: FUNCTION returns 0 for PASS.
-run_check() {
-	local label=$1 fn=$2 t0
-	echo "---- check $label"
-	t0=$(lab_now_ms)
-	if "$fn"; then
-		N_PASS=$((N_PASS + 1))
-		echo "PASS $label ($(($(lab_now_ms) - t0)) ms)"
-	else
-		N_FAIL=$((N_FAIL + 1))
-		FAILED+=("$label")
-		echo "FAIL $label ($(($(lab_now_ms) - t0)) ms)"
-		echo "    mediator log (last lines):"
-		tail -n 15 "$LAB_DIR/mediator.log" | sed 's/^/    | /'
-	fi
+# Shown by run_check (lib.sh) when a check fails.
+check_failed() {
+	echo "    mediator log (last lines):"
+	tail -n 15 "$LAB_DIR/mediator.log" | sed 's/^/    | /'
 }
 
 mc() { # NS ARGS...: medclient in NS, bounded

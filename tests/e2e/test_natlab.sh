@@ -59,28 +59,10 @@ lab_need ping iputils-ping
 
 WEB=198.51.100.80
 HTTP=8080
-N_PASS=0
-N_FAIL=0
 N_SKIP=0
-FAILED=()
 
 lab_init natlab
 
-note() { printf '%s\n' "$*" | sed 's/^/    /'; }
-
-run_check() {
-	local label=$1 fn=$2 t0
-	echo "---- check $label"
-	t0=$(lab_now_ms)
-	if "$fn"; then
-		N_PASS=$((N_PASS + 1))
-		echo "PASS $label ($(($(lab_now_ms) - t0)) ms)"
-	else
-		N_FAIL=$((N_FAIL + 1))
-		FAILED+=("$label")
-		echo "FAIL $label ($(($(lab_now_ms) - t0)) ms)"
-	fi
-}
 
 # ---------------------------------------------------------------- lab
 

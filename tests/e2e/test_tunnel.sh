@@ -50,32 +50,11 @@ CAPTURE_RATE=8M                      # curl --limit-rate while capturing 20 MB
 RESTART_BOUND=${RESTART_BOUND:-15}   # seconds for traffic to resume after a restart
 REKEY_SCALE=30
 REKEY_MIN=3                          # handshakes expected during the ~15 s transfer
-N_PASS=0
-N_FAIL=0
-FAILED=()
 
 lab_init e2e
 
 # ------------------------------------------------------------ reporting
 
-note() { printf '%s\n' "$*" | sed 's/^/    /'; }
-
-# run_check LABEL FUNCTION: FUNCTION returns 0 for PASS. Checks run with
-# errexit suspended (they are called in an `if`), so each one tests its own
-# steps explicitly.
-run_check() {
-	local label=$1 fn=$2 t0
-	echo "---- check $label"
-	t0=$(lab_now_ms)
-	if "$fn"; then
-		N_PASS=$((N_PASS + 1))
-		echo "PASS $label ($(($(lab_now_ms) - t0)) ms)"
-	else
-		N_FAIL=$((N_FAIL + 1))
-		FAILED+=("$label")
-		echo "FAIL $label ($(($(lab_now_ms) - t0)) ms)"
-	fi
-}
 
 # Shown when a check fails: the last lines each daemon logged.
 show_logs() {
