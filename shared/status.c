@@ -40,6 +40,9 @@ static const struct field TOP_FIELDS[] = {
 	FIELD(status, F_U16, listen_port),
 	FIELD(status, F_STR, mediator_state),
 	FIELD(status, F_STR, mediator),
+	FIELD(status, F_STR, relay_state),
+	FIELD(status, F_STR, relay),
+	FIELD(status, F_STR, proxy),
 };
 
 static const struct field PEER_FIELDS[] = {
@@ -50,6 +53,10 @@ static const struct field PEER_FIELDS[] = {
 	FIELD(status_peer, F_STR, address),
 	FIELD(status_peer, F_STR, endpoint),
 	FIELD(status_peer, F_STR, path),
+	FIELD(status_peer, F_STR, path_detail),
+	FIELD(status_peer, F_STR, standby),
+	FIELD(status_peer, F_STR, last_switch),
+	FIELD(status_peer, F_U64, switches),
 	FIELD(status_peer, F_STR, state),
 	FIELD(status_peer, F_STR, error),
 	FIELD(status_peer, F_STR, candidates),
@@ -467,6 +474,14 @@ static void print_peer_text(FILE *f, const struct status_peer *p, int64_t now)
 	if (p->endpoint[0])
 		put_line(f, "endpoint", p->endpoint, sizeof(p->endpoint));
 	put_line(f, "path", p->path, sizeof(p->path));
+	if (p->path_detail[0])
+		put_line(f, "path detail", p->path_detail, sizeof(p->path_detail));
+	if (p->standby[0])
+		put_line(f, "standby", p->standby, sizeof(p->standby));
+	if (p->last_switch[0])
+		put_line(f, "last switch", p->last_switch, sizeof(p->last_switch));
+	if (p->switches)
+		fprintf(f, "  path switches: %" PRIu64 "\n", p->switches);
 	if (p->state[0])
 		put_line(f, "mediator lookup", p->state, sizeof(p->state));
 	if (p->candidates[0])
@@ -499,6 +514,14 @@ void status_print_text(FILE *f, const struct status *st)
 	fprintf(f, "  listening port: %u\n", (unsigned)st->listen_port);
 	if (st->mediator[0])
 		put_line(f, "mediator", st->mediator, sizeof(st->mediator));
+	/* Like the mediator, the relay is shown by its one-line summary; a
+	 * daemon that sends only the state still gets a line unless it is off. */
+	if (st->relay[0])
+		put_line(f, "relay", st->relay, sizeof(st->relay));
+	else if (st->relay_state[0] && strcmp(st->relay_state, "off") != 0)
+		put_line(f, "relay", st->relay_state, sizeof(st->relay_state));
+	if (st->proxy[0])
+		put_line(f, "proxy", st->proxy, sizeof(st->proxy));
 	bool first = true;
 	for (size_t i = 0; i < st->n_counters && i < STATUS_MAX_COUNTERS; i++) {
 		if (st->counters[i].value == 0)
@@ -567,6 +590,10 @@ static void print_peer_json(FILE *f, const struct status_peer *p, bool last)
 	else
 		fprintf(f, "%s\"endpoint\": null,\n", IN);
 	json_key_str(f, IN, "path", p->path, sizeof(p->path));
+	json_key_str(f, IN, "path_detail", p->path_detail, sizeof(p->path_detail));
+	json_key_str(f, IN, "standby", p->standby, sizeof(p->standby));
+	json_key_str(f, IN, "last_switch", p->last_switch, sizeof(p->last_switch));
+	fprintf(f, "%s\"switches\": %" PRIu64 ",\n", IN, p->switches);
 	json_key_str(f, IN, "state", p->state, sizeof(p->state));
 	json_key_str(f, IN, "error", p->error, sizeof(p->error));
 	json_key_str(f, IN, "candidates", p->candidates, sizeof(p->candidates));
@@ -600,6 +627,10 @@ void status_print_json(FILE *f, const struct status *st)
 	json_key_str(f, IN, "mediator_state", st->mediator_state[0] ? st->mediator_state : "off",
 		     sizeof(st->mediator_state));
 	json_key_str(f, IN, "mediator", st->mediator, sizeof(st->mediator));
+	json_key_str(f, IN, "relay_state", st->relay_state[0] ? st->relay_state : "off",
+		     sizeof(st->relay_state));
+	json_key_str(f, IN, "relay", st->relay, sizeof(st->relay));
+	json_key_str(f, IN, "proxy", st->proxy, sizeof(st->proxy));
 	fputs(nc ? "  \"counters\": {\n" : "  \"counters\": {},\n", f);
 	for (size_t i = 0; i < nc; i++) {
 		fputs("    ", f);

@@ -43,7 +43,13 @@ struct status_peer {
 	char system_id[UUID_STR_LEN + 1];
 	char address[ADDR_STR_LEN];          /* the local IP at which it appears */
 	char endpoint[ENDPOINT_STR_LEN];     /* current UDP endpoint, "" if unknown */
-	char path[STATUS_PATH_LEN];          /* "direct", "lan", "none", or "no path" */
+	/* How traffic flows now: "direct", "lan", "tcp", "relay", "none"
+	 * (no session) or "no path" (punching without a handshake). */
+	char path[STATUS_PATH_LEN];
+	char path_detail[STATUS_TEXT_LEN];   /* the current path, e.g. "ADDR:PORT rtt 12.3 ms" */
+	char standby[STATUS_TEXT_LEN];       /* other paths that work now, "" if none */
+	char last_switch[STATUS_TEXT_LEN];   /* "TIME FROM -> TO: reason", "" if never */
+	uint64_t switches;                   /* path switches so far */
 	char state[STATUS_PATH_LEN];         /* mediator lookup: "", resolving, resolved, failed */
 	char error[STATUS_TEXT_LEN];         /* why it is not connected, "" if nothing */
 	char candidates[STATUS_CANDS_LEN];   /* "a.b.c.d:port/kind ...", "" if none */
@@ -63,6 +69,9 @@ struct status {
 	uint16_t listen_port;
 	char mediator_state[STATUS_PATH_LEN]; /* "off", connecting, registered, ... */
 	char mediator[STATUS_TEXT_LEN];      /* one line on the mediator link */
+	char relay_state[STATUS_PATH_LEN];   /* "off", idle, "pool 7/7", backoff, ... */
+	char relay[STATUS_TEXT_LEN];         /* one line on the relay link */
+	char proxy[STATUS_TEXT_LEN];         /* "none", or the proxy, its source and use */
 	struct status_counter counters[STATUS_MAX_COUNTERS];
 	size_t n_counters;
 	struct status_peer *peers;           /* owned; status_free() releases */

@@ -27,7 +27,21 @@ static void fill_peer(struct status_peer *p, const char *name, int n)
 	snprintf(p->address, sizeof(p->address), "100.100.0.%u", (uint8_t)(10 + n));
 	if (n != 1)
 		snprintf(p->endpoint, sizeof(p->endpoint), "198.51.100.%u:41641", (uint8_t)(7 + n));
-	snprintf(p->path, sizeof(p->path), "%s", n == 1 ? "none" : "direct");
+	snprintf(p->path, sizeof(p->path), "%s", n == 1 ? "none" : n == 2 ? "relay" : "direct");
+	if (n == 0) {
+		snprintf(p->path_detail, sizeof(p->path_detail), "198.51.100.7:41641 rtt 12.3 ms");
+		snprintf(p->standby, sizeof(p->standby), "relay 198.51.100.20:443 (rtt 31 ms), "
+			 "direct 203.0.113.9:41641 (unproven)");
+		snprintf(p->last_switch, sizeof(p->last_switch),
+			 "2026-11-21T14:09:41Z relay -> direct: the direct path answered");
+		p->switches = 2;
+	} else if (n == 2) {
+		snprintf(p->path_detail, sizeof(p->path_detail),
+			 "relay 198.51.100.20:443 via poll rtt 30.1 ms");
+		snprintf(p->last_switch, sizeof(p->last_switch),
+			 "2026-11-21T14:03:05Z direct -> relay: the direct path stopped answering");
+		p->switches = UINT64_MAX;
+	}
 	p->last_handshake = n == 1 ? 0 : 1700000000 + n;
 	p->rx_bytes = 1289748u * (uint64_t)(n + 1);
 	p->tx_bytes = n == 2 ? UINT64_MAX : 4781506;
@@ -47,6 +61,9 @@ static void fill_status(struct status *st)
 	snprintf(st->system_id, sizeof(st->system_id), "00000000-0000-8000-8000-000000000001");
 	snprintf(st->address, sizeof(st->address), "100.100.0.1/16");
 	st->listen_port = 65535;
+	snprintf(st->relay_state, sizeof(st->relay_state), "pool 7/7");
+	snprintf(st->relay, sizeof(st->relay), "7 connections to 198.51.100.20:443 via poll");
+	snprintf(st->proxy, sizeof(st->proxy), "10.5.0.1:3128 (from http_proxy); relay: poll > connect");
 	snprintf(st->counters[0].name, STATUS_COUNTER_NAME, "rx_bad_packet");
 	st->counters[0].value = 3;
 	snprintf(st->counters[1].name, STATUS_COUNTER_NAME, "rx_no_session");
@@ -91,6 +108,9 @@ static void test_encode_exact(void **state)
 		"listen_port 65535\n"
 		"mediator_state\n"
 		"mediator\n"
+		"relay_state pool 7/7\n"
+		"relay 7 connections to 198.51.100.20:443 via poll\n"
+		"proxy 10.5.0.1:3128 (from http_proxy); relay: poll > connect\n"
 		"counter rx_bad_packet 3\n"
 		"counter rx_no_session 0\n"
 		"peer hq\n"
@@ -100,6 +120,10 @@ static void test_encode_exact(void **state)
 		"address 100.100.0.10\n"
 		"endpoint 198.51.100.7:41641\n"
 		"path direct\n"
+		"path_detail 198.51.100.7:41641 rtt 12.3 ms\n"
+		"standby relay 198.51.100.20:443 (rtt 31 ms), direct 203.0.113.9:41641 (unproven)\n"
+		"last_switch 2026-11-21T14:09:41Z relay -> direct: the direct path answered\n"
+		"switches 2\n"
 		"state\n"
 		"error\n"
 		"candidates\n"
@@ -118,6 +142,10 @@ static void test_encode_exact(void **state)
 		"address 100.100.0.11\n"
 		"endpoint\n"
 		"path none\n"
+		"path_detail\n"
+		"standby\n"
+		"last_switch\n"
+		"switches 0\n"
 		"state\n"
 		"error\n"
 		"candidates\n"
@@ -148,6 +176,9 @@ static void test_round_trip(void **state)
 	assert_string_equal(back.system_id, st.system_id);
 	assert_string_equal(back.address, st.address);
 	assert_int_equal(back.listen_port, 65535);
+	assert_string_equal(back.relay_state, "pool 7/7");
+	assert_string_equal(back.relay, st.relay);
+	assert_string_equal(back.proxy, "10.5.0.1:3128 (from http_proxy); relay: poll > connect");
 	assert_int_equal(back.n_counters, 2);
 	assert_memory_equal(back.counters, st.counters, 2 * sizeof(st.counters[0]));
 	assert_int_equal(back.n_peers, 3);
@@ -156,6 +187,9 @@ static void test_round_trip(void **state)
 	assert_int_equal(back.peers[2].tx_bytes, UINT64_MAX);
 	assert_int_equal(back.peers[2].rtt_us, INT64_MAX);
 	assert_int_equal(back.peers[1].rtt_us, -1);
+	assert_int_equal(back.peers[2].switches, UINT64_MAX);
+	assert_string_equal(back.peers[2].path, "relay");
+	assert_string_equal(back.peers[2].standby, "");
 
 	/* Encoding what was decoded gives the same text. */
 	char *again = NULL;
@@ -276,6 +310,14 @@ static void test_decode_errors(void **state)
 		  "line 1: counter: name longer than 31 bytes" },
 		{ "peer 0123456789012345678901234567890123456789012345678901234567890123\n",
 		  "line 1: peer: name longer than 63 bytes" },
+		{ "relay_state 0123456789abcdef\n", "line 1: relay_state: value longer than 15 bytes" },
+		{ "relay a\x1b[2Jb\n", "line 1: control character in line" },
+		{ "peer a\nlast_switch x\ty\n", "line 2: control character in line" },
+		{ "peer a\nswitches -1\n", "line 2: switches: \"-1\" is not a decimal number" },
+		{ "peer a\nswitches\n", "line 2: switches: \"\" is not a decimal number" },
+		{ "peer a\nswitches 1 \n", "line 2: switches: \"1 \" is not a decimal number" },
+		{ "peer a\nswitches 18446744073709551616\n",
+		  "line 2: switches: \"18446744073709551616\" is out of range" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct status st;
@@ -287,6 +329,43 @@ static void test_decode_errors(void **state)
 			fail_msg("case %zu: error \"%s\", want \"%s\"", i, err, cases[i].err);
 		assert_null(st.peers);
 		assert_int_equal(st.n_peers, 0);
+	}
+}
+
+/* The free-text fields hold up to STATUS_TEXT_LEN - 1 bytes: that many
+ * round-trip, one more is an error naming the field. */
+static void test_text_fields_length(void **state)
+{
+	static const struct { const char *key; bool peer; } keys[] = {
+		{ "relay", false }, { "proxy", false },
+		{ "path_detail", true }, { "standby", true }, { "last_switch", true },
+	};
+	char val[STATUS_TEXT_LEN + 1];
+	memset(val, 'x', sizeof(val) - 1);
+	val[sizeof(val) - 1] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char text[STATUS_TEXT_LEN + 64], err[128] = "", want[128];
+		struct status st;
+		const char *prefix = keys[i].peer ? "peer p\n" : "";
+		snprintf(text, sizeof(text), "%s%s %.*s\n", prefix, keys[i].key,
+			 STATUS_TEXT_LEN - 1, val);
+		assert_int_equal(decode(&st, text, err, sizeof(err)), 0);
+		const char *got = !keys[i].peer ? (i == 0 ? st.relay : st.proxy) :
+				  i == 2 ? st.peers[0].path_detail :
+				  i == 3 ? st.peers[0].standby : st.peers[0].last_switch;
+		assert_int_equal(strlen(got), STATUS_TEXT_LEN - 1);
+		char *again = NULL;
+		assert_int_equal(status_encode(&st, &again), 0);
+		assert_non_null(strstr(again, text + strlen(prefix)));
+		free(again);
+		status_free(&st);
+
+		snprintf(text, sizeof(text), "%s%s %s\n", prefix, keys[i].key, val);
+		assert_int_equal(decode(&st, text, err, sizeof(err)), -EBADMSG);
+		snprintf(want, sizeof(want), "line %d: %s: value longer than %d bytes",
+			 keys[i].peer ? 2 : 1, keys[i].key, STATUS_TEXT_LEN - 1);
+		assert_string_equal(err, want);
+		assert_null(st.peers);
 	}
 }
 
@@ -329,7 +408,12 @@ static void test_json_exact(void **state)
 	snprintf(st.peers[0].name, CFG_NAME_MAX, "q\"b\\n\nt\tc\x01" "d\x7f" "\xc3\xa4" "\xff" "\xed\xa0\x80");
 	snprintf(st.peers[0].role, sizeof(st.peers[0].role), "peer");
 	snprintf(st.peers[0].endpoint, ENDPOINT_STR_LEN, "198.51.100.7:41641");
-	snprintf(st.peers[0].path, STATUS_PATH_LEN, "direct");
+	snprintf(st.peers[0].path, STATUS_PATH_LEN, "tcp");
+	snprintf(st.peers[0].path_detail, STATUS_TEXT_LEN, "tcp 203.0.113.9:443 rtt 4.0 ms");
+	snprintf(st.peers[0].standby, STATUS_TEXT_LEN, "relay \"r1\" (rtt 31 ms)");
+	snprintf(st.peers[0].last_switch, STATUS_TEXT_LEN, "2026-11-21T14:03:05Z direct -> tcp: lost");
+	st.peers[0].switches = 18446744073709551615u;
+	snprintf(st.proxy, STATUS_TEXT_LEN, "none");
 	st.peers[0].last_handshake = 1700000000;
 	st.peers[0].rx_bytes = 1;
 	st.peers[0].tx_bytes = 2;
@@ -350,6 +434,9 @@ static void test_json_exact(void **state)
 		"  \"listen_port\": 41641,\n"
 		"  \"mediator_state\": \"off\",\n"
 		"  \"mediator\": \"\",\n"
+		"  \"relay_state\": \"off\",\n"
+		"  \"relay\": \"\",\n"
+		"  \"proxy\": \"none\",\n"
 		"  \"counters\": {\n"
 		"    \"rx_bad\\\"packet\": 18446744073709551615\n"
 		"  },\n"
@@ -361,7 +448,11 @@ static void test_json_exact(void **state)
 		"      \"system_id\": \"\",\n"
 		"      \"address\": \"\",\n"
 		"      \"endpoint\": \"198.51.100.7:41641\",\n"
-		"      \"path\": \"direct\",\n"
+		"      \"path\": \"tcp\",\n"
+		"      \"path_detail\": \"tcp 203.0.113.9:443 rtt 4.0 ms\",\n"
+		"      \"standby\": \"relay \\\"r1\\\" (rtt 31 ms)\",\n"
+		"      \"last_switch\": \"2026-11-21T14:03:05Z direct -> tcp: lost\",\n"
+		"      \"switches\": 18446744073709551615,\n"
 		"      \"state\": \"\",\n"
 		"      \"error\": \"\",\n"
 		"      \"candidates\": \"\",\n"
@@ -382,6 +473,10 @@ static void test_json_exact(void **state)
 		"      \"address\": \"\",\n"
 		"      \"endpoint\": null,\n"
 		"      \"path\": \"\",\n"
+		"      \"path_detail\": \"\",\n"
+		"      \"standby\": \"\",\n"
+		"      \"last_switch\": \"\",\n"
+		"      \"switches\": 0,\n"
 		"      \"state\": \"\",\n"
 		"      \"error\": \"\",\n"
 		"      \"candidates\": \"\",\n"
@@ -414,6 +509,9 @@ static void test_json_empty(void **state)
 		"  \"listen_port\": 0,\n"
 		"  \"mediator_state\": \"off\",\n"
 		"  \"mediator\": \"\",\n"
+		"  \"relay_state\": \"off\",\n"
+		"  \"relay\": \"\",\n"
+		"  \"proxy\": \"\",\n"
 		"  \"counters\": {},\n"
 		"  \"peers\": []\n"
 		"}\n");
@@ -428,7 +526,16 @@ static void test_text(void **state)
 	char *text = print_to_string(status_print_text, &st);
 
 	assert_non_null(strstr(text, "interface: tund0\n  public key: dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n"));
-	assert_non_null(strstr(text, "  listening port: 65535\n"));
+	assert_non_null(strstr(text, "  listening port: 65535\n"
+				     "  relay: 7 connections to 198.51.100.20:443 via poll\n"
+				     "  proxy: 10.5.0.1:3128 (from http_proxy); relay: poll > connect\n"));
+	assert_non_null(strstr(text, "  path: direct\n"
+				     "  path detail: 198.51.100.7:41641 rtt 12.3 ms\n"
+				     "  standby: relay 198.51.100.20:443 (rtt 31 ms), "
+				     "direct 203.0.113.9:41641 (unproven)\n"
+				     "  last switch: 2026-11-21T14:09:41Z relay -> direct: "
+				     "the direct path answered\n"
+				     "  path switches: 2\n"));
 	assert_non_null(strstr(text, "  counters: rx_bad_packet 3\n"));  /* zero counters omitted */
 	assert_non_null(strstr(text, "\npeer: hq\n  role: peer\n"));
 	assert_non_null(strstr(text, "  endpoint: 198.51.100.7:41641\n"));
@@ -450,12 +557,18 @@ static void test_text(void **state)
 	char *p1_copy = strndup(p1, (size_t)(p2 - p1));
 	assert_null(strstr(p1_copy, "endpoint"));
 	assert_null(strstr(p1_copy, "rtt"));
+	assert_non_null(strstr(p1_copy, "  path: none\n  latest handshake"));   /* no empty path lines */
 	free(p1_copy);
 	/* Peer 0 had no drops: no "dropped" line before peer 1. */
 	char *p0 = strndup(text, (size_t)(p1 - text));
 	assert_null(strstr(strstr(p0, "peer: hq"), "dropped"));
 	free(p0);
 	assert_non_null(strstr(p2, "  transfer: 3.69 MiB received, 16.00 EiB sent\n"));
+	assert_non_null(strstr(p2, "  path: relay\n"
+				   "  path detail: relay 198.51.100.20:443 via poll rtt 30.1 ms\n"
+				   "  last switch: 2026-11-21T14:03:05Z direct -> relay: "
+				   "the direct path stopped answering\n"
+				   "  path switches: 18446744073709551615\n"));
 	free(text);
 	status_free(&st);
 }
@@ -471,6 +584,40 @@ static void test_text_sanitizes(void **state)
 	free(text);
 }
 
+static void test_text_relay_and_proxy(void **state)
+{
+	struct status st;
+	memset(&st, 0, sizeof(st));
+	char *text = print_to_string(status_print_text, &st);
+	assert_null(strstr(text, "relay"));     /* nothing reported: no lines */
+	assert_null(strstr(text, "proxy"));
+	free(text);
+
+	snprintf(st.relay_state, sizeof(st.relay_state), "off");
+	text = print_to_string(status_print_text, &st);
+	assert_null(strstr(text, "relay"));
+	free(text);
+
+	/* Only the state: it stands in for the summary line. */
+	snprintf(st.relay_state, sizeof(st.relay_state), "backoff");
+	snprintf(st.proxy, sizeof(st.proxy), "none");
+	text = print_to_string(status_print_text, &st);
+	assert_non_null(strstr(text, "  relay: backoff\n  proxy: none\n"));
+	free(text);
+
+	/* The new per-peer texts are sanitized like every other field. */
+	st.n_peers = 1;
+	st.peers = calloc(1, sizeof(*st.peers));
+	assert_non_null(st.peers);
+	snprintf(st.peers[0].standby, STATUS_TEXT_LEN, "relay \x1b[2J\xff");
+	text = print_to_string(status_print_text, &st);
+	assert_non_null(strstr(text, "  standby: relay ?[2J?\n"));
+	assert_null(strstr(text, "path detail"));
+	assert_null(strstr(text, "switch"));
+	free(text);
+	status_free(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,12 +627,14 @@ int main(void)
 		cmocka_unit_test(test_decode_defaults_and_unknown),
 		cmocka_unit_test(test_decode_counters),
 		cmocka_unit_test(test_decode_errors),
+		cmocka_unit_test(test_text_fields_length),
 		cmocka_unit_test(test_decode_error_frees_peers),
 		cmocka_unit_test(test_decode_embedded_nul),
 		cmocka_unit_test(test_json_exact),
 		cmocka_unit_test(test_json_empty),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_text_sanitizes),
+		cmocka_unit_test(test_text_relay_and_proxy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
