@@ -30,12 +30,13 @@
 #include "config.h"
 #include "config_parse.h"
 #include "iniread.h"
+#include "httpmsg.h"
 #include "medproto.h"
 
 static const char *const tund_keys[TK_N] = {
 	"private_key_file", "interface", "address", "listen_port", "mtu",
 	"control_socket", "client_pool", "log_level", "mediator", "mediator_key",
-	"nat_keepalive",
+	"nat_keepalive", "relay", "relay_key", "relay_pool", "http_proxy", "state_directory",
 };
 
 static const char *const peer_keys[PK_N] = {
@@ -198,12 +199,11 @@ static void set_key(struct pstate *ps, const char *name, const char *value, uint
 }
 
 /* "host[:port]": a DNS name or dotted quad, resolved when used. */
-static void set_host_port(struct pstate *ps, const char *key, const char *value)
+static bool set_host_port(struct pstate *ps, const char *key, const char *value, unsigned port,
+			  char host[CFG_HOST_MAX], uint16_t *port_out)
 {
-	struct cfg *c = ps->c;
 	const char *colon = strrchr(value, ':');
 	size_t hlen = colon ? (size_t)(colon - value) : strlen(value);
-	unsigned port = CFG_DEFAULT_MEDIATOR_PORT;
 	bool ok = hlen > 0 && hlen < CFG_HOST_MAX;
 
 	for (size_t i = 0; ok && i < hlen; i++) {
@@ -213,16 +213,27 @@ static void set_host_port(struct pstate *ps, const char *key, const char *value)
 	}
 	if (!ok) {
 		bad(ps, key, "%s is not host[:port] (a host name or IPv4 address)", ps->q);
-		return;
+		return false;
 	}
 	if (colon && (iniread_uint(colon + 1, UINT16_MAX, &port) < 0 || port == 0)) {
 		bad(ps, key, "%s: the port must be 1..65535", ps->q);
-		return;
+		return false;
 	}
-	memcpy(c->mediator_host, value, hlen);
-	c->mediator_host[hlen] = '\0';
-	c->mediator_port = (uint16_t)port;
-	c->has_mediator = true;
+	memcpy(host, value, hlen);
+	host[hlen] = '\0';
+	*port_out = (uint16_t)port;
+	return true;
+}
+
+static void set_proxy(struct pstate *ps, const char *key, const char *value)
+{
+	struct cfg *c = ps->c;
+	const char *why = NULL;
+	if (http_parse_proxy_url(value, c->http_proxy_host, sizeof(c->http_proxy_host),
+				 &c->http_proxy_port, &why) < 0)
+		bad(ps, key, "%s is not a proxy URL http://host[:port]: %s", ps->q, why);
+	else
+		c->has_http_proxy = true;
 }
 
 static int lookup(const char *const *names, int n, const char *name)
@@ -267,7 +278,26 @@ static void tund_key(struct pstate *ps, int k, const char *value)
 		set_log_level(ps, value);
 		break;
 	case TK_MEDIATOR:
-		set_host_port(ps, name, value);
+		c->has_mediator = set_host_port(ps, name, value, CFG_DEFAULT_MEDIATOR_PORT, c->mediator_host,
+						&c->mediator_port);
+		break;
+	case TK_RELAY:
+		c->has_relay = set_host_port(ps, name, value, CFG_DEFAULT_RELAY_PORT, c->relay_host,
+					     &c->relay_port);
+		break;
+	case TK_RELAY_KEY:
+		set_key(ps, name, value, c->relay_key);
+		if (!ps->rc && sodium_is_zero(c->relay_key, KEY_LEN))
+			bad(ps, name, "the all-zero key is not a public key");
+		break;
+	case TK_RELAY_POOL:
+		set_uint(ps, name, value, 0, CFG_RELAY_POOL_MAX, &c->relay_pool);
+		break;
+	case TK_HTTP_PROXY:
+		set_proxy(ps, name, value);
+		break;
+	case TK_STATE_DIRECTORY:
+		set_path(ps, name, value, c->state_directory, sizeof(c->state_directory));
 		break;
 	case TK_MEDIATOR_KEY:
 		set_key(ps, name, value, c->mediator_key);
@@ -556,6 +586,8 @@ static void pstate_init(struct pstate *ps, struct cfg *c, const char *name,
 	snprintf(c->control_socket, sizeof(c->control_socket), "%s", CFG_DEFAULT_SOCKET);
 	c->log_level = CFG_LOG_INFO;
 	c->nat_keepalive = CFG_DEFAULT_NAT_KEEPALIVE;
+	c->relay_pool = CFG_DEFAULT_RELAY_POOL;
+	snprintf(c->state_directory, sizeof(c->state_directory), "%s", CFG_DEFAULT_STATE_DIR);
 }
 
 static int run(struct pstate *ps)

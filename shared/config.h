@@ -20,6 +20,13 @@
  *   mediator_key = <base64>      ; the mediator's public key (required with mediator)
  *   nat_keepalive = 25           ; seconds between keepalives on paths found
  *                                ; through the mediator (NAT mappings), 0 = off
+ *   relay = 198.51.100.20:443    ; tund-relay (host[:port], port 443 by default);
+ *                                ; without it, the relay the mediator names
+ *   relay_key = <base64>         ; the relay's public key (required with relay)
+ *   relay_pool = 7               ; idle relay connections a server keeps, 0..64
+ *   http_proxy = http://10.0.0.1:3128 ; HTTP proxy for the relay and the mediator's
+ *                                ; TCP side (default: https_proxy/http_proxy env)
+ *   state_directory = /var/lib/tund ; what tund learns and keeps across restarts
  *
  *   [publish]                    ; register this system with the mediator
  *   server_id = nvr1             ; this server's name within its system
@@ -55,6 +62,9 @@
 #define CFG_SERVER_ID_MAX 64 /* as MEDPROTO_SERVER_ID_MAX */
 #define CFG_DEFAULT_MEDIATOR_PORT 3478
 #define CFG_DEFAULT_NAT_KEEPALIVE 25
+#define CFG_DEFAULT_RELAY_PORT 443
+#define CFG_DEFAULT_RELAY_POOL 7
+#define CFG_RELAY_POOL_MAX 64
 #define CFG_ERR_MAX 512
 
 enum cfg_role { CFG_ROLE_PEER, CFG_ROLE_CLIENT };
@@ -95,6 +105,15 @@ struct cfg {
 	uint16_t mediator_port;
 	uint8_t mediator_key[KEY_LEN];
 	unsigned nat_keepalive;      /* seconds, 0 = off */
+	bool has_relay;
+	char relay_host[CFG_HOST_MAX];
+	uint16_t relay_port;
+	uint8_t relay_key[KEY_LEN];
+	unsigned relay_pool;         /* idle pool connections a publishing tund keeps */
+	bool has_http_proxy;         /* from the file; tund also reads the environment */
+	char http_proxy_host[CFG_HOST_MAX];
+	uint16_t http_proxy_port;
+	char state_directory[PATH_MAX];
 	bool publish;                /* a [publish] section is present */
 	char server_id[CFG_SERVER_ID_MAX]; /* "" = derive from the host name */
 	struct cfg_peer *peers;      /* [peer] and [client] sections, in file order */

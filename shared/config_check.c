@@ -176,6 +176,16 @@ void cfg_validate(struct pstate *ps)
 		     "missing (required with mediator)");
 		return;
 	}
+	if (c->has_relay && !ps->tund_key[TK_RELAY_KEY]) {
+		cfg_fail(ps, -EINVAL, ps->tund_key[TK_RELAY], CUR_TUND, "relay_key",
+		     "missing (required with relay)");
+		return;
+	}
+	if (ps->tund_key[TK_RELAY_KEY] && !c->has_relay) {
+		cfg_fail(ps, -EINVAL, ps->tund_key[TK_RELAY_KEY], CUR_TUND, "relay",
+		     "missing (relay_key names the key of a relay, which needs its address)");
+		return;
+	}
 	if (c->publish && !c->has_mediator) {
 		cfg_fail(ps, -EINVAL, ps->publish_line, CUR_PUBLISH, NULL,
 		     "needs mediator and mediator_key in [tund]");

@@ -19,6 +19,7 @@
 #define CFG_DEFAULT_PORT 41641
 #define CFG_DEFAULT_MTU 1380
 #define CFG_DEFAULT_SOCKET "/run/tund/tund.sock"
+#define CFG_DEFAULT_STATE_DIR "/var/lib/tund"
 #define CFG_MTU_MIN 576          /* every IPv4 host must accept 576 (RFC 791) */
 #define CFG_MTU_MAX 9000         /* jumbo frames, the largest common link MTU */
 #define CFG_KEEPALIVE_MAX 3600   /* seconds */
@@ -34,7 +35,8 @@
 
 enum { TK_PRIVATE_KEY_FILE, TK_INTERFACE, TK_ADDRESS, TK_LISTEN_PORT, TK_MTU,
        TK_CONTROL_SOCKET, TK_CLIENT_POOL, TK_LOG_LEVEL, TK_MEDIATOR, TK_MEDIATOR_KEY,
-       TK_NAT_KEEPALIVE, TK_N };
+       TK_NAT_KEEPALIVE, TK_RELAY, TK_RELAY_KEY, TK_RELAY_POOL, TK_HTTP_PROXY,
+       TK_STATE_DIRECTORY, TK_N };
 
 enum { PK_KEY, PK_ADDRESS, PK_ENDPOINT, PK_PSK, PK_KEEPALIVE, PK_SYSTEM, PK_N };
 
