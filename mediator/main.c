@@ -229,6 +229,8 @@ static int start(struct app *a, const uint8_t priv[KEY_LEN], char *err, size_t e
 			 rc == -EINVAL ? "not a usable X25519 private key" : strerror(-rc));
 		return rc;
 	}
+	if (a->conf.has_relay)
+		mediator_set_relay(a->med, &a->conf.relay, a->conf.relay_key);
 	fit_fd_limit(a);
 	rc = open_sockets(a, err, errlen);
 	if (rc < 0)

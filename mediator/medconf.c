@@ -19,15 +19,17 @@
 #include <string.h>
 
 #include <ini.h>
+#include <sodium.h>
 
 #include "iniread.h"
+#include "keys.h"
 
 #define QUOTE_MAX 64                 /* bytes of a value shown in a message */
 #define QUOTE_BUF (QUOTE_MAX * 4 + 8)
 
-enum { K_PRIVATE_KEY_FILE, K_LISTEN, K_ALT_PORT, K_MAX_CONNECTIONS, K_LOG_LEVEL, K_N };
+enum { K_PRIVATE_KEY_FILE, K_LISTEN, K_ALT_PORT, K_MAX_CONNECTIONS, K_LOG_LEVEL, K_RELAY, K_RELAY_KEY, K_N };
 static const char *const key_names[K_N] = {
-	"private_key_file", "listen", "alt_port", "max_connections", "log_level",
+	"private_key_file", "listen", "alt_port", "max_connections", "log_level", "relay", "relay_key",
 };
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -115,6 +117,18 @@ static void set_value(struct pstate *ps, int k, const char *value)
 		break;
 	case K_MAX_CONNECTIONS:
 		set_uint(ps, name, value, 1, MEDCONF_MAX_CONNECTIONS_MAX, &c->max_connections);
+		break;
+	case K_RELAY:
+		if (endpoint_parse(&c->relay, value) < 0 || c->relay.addr == 0 || c->relay.port == 0)
+			bad(ps, name, "%s is not the relay's IPv4 address and port (a.b.c.d:port)", ps->q);
+		else
+			c->has_relay = true;
+		break;
+	case K_RELAY_KEY:
+		if (key_from_base64(c->relay_key, value) < 0 || sodium_is_zero(c->relay_key, KEY_LEN))
+			bad(ps, name, "not a valid base64 public key (%d characters expected)", KEY_B64_LEN);
+		else
+			c->has_relay_key = true;
 		break;
 	case K_LOG_LEVEL:
 		for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
@@ -226,6 +240,9 @@ static int run(struct pstate *ps)
 	} else if (r < 0 && !ps->rc) {
 		fail(ps, -ENOMEM, 0, NULL, "out of memory");
 	}
+	if (!ps->rc && ps->c->has_relay != ps->c->has_relay_key)
+		fail(ps, -EINVAL, ps->key_line[ps->c->has_relay ? K_RELAY : K_RELAY_KEY],
+		     ps->c->has_relay ? "relay_key" : "relay", "missing (relay and relay_key go together)");
 	if (!ps->rc && ps->c->alt_port && ps->c->alt_port == ps->c->listen.port)
 		fail(ps, -EINVAL, ps->key_line[K_ALT_PORT] ? ps->key_line[K_ALT_PORT] :
 		     ps->key_line[K_LISTEN], "alt_port",

@@ -12,6 +12,8 @@
  *   alt_port = 3479              ; second UDP port (RFC 5780 change-port), 0 = off
  *   max_connections = 4096       ; TCP connections held at once
  *   log_level = info             ; error, warn, info, debug
+ *   relay = 198.51.100.20:443    ; the tund-relay that tunds are told to use
+ *   relay_key = <base64>         ; its public key (both or neither)
  */
 #ifndef TUND_MEDCONF_H
 #define TUND_MEDCONF_H
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "keys.h"
 #include "log.h"
 
 #define MEDCONF_ERR_MAX 512
@@ -37,6 +40,9 @@ struct medconf {
 	uint16_t alt_port;               /* 0 = off; never equal to listen.port */
 	unsigned max_connections;        /* 1..MEDCONF_MAX_CONNECTIONS_MAX */
 	enum log_level log_level;
+	bool has_relay, has_relay_key;
+	struct endpoint relay;           /* announced in REGISTER and CONNECT answers */
+	uint8_t relay_key[KEY_LEN];
 };
 
 /* Defaults, then the text (name is what errors call it). 0, or -EINVAL

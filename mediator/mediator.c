@@ -58,7 +58,26 @@ struct mediator {
 	struct pending_table *pend;
 	struct mediator_stats st;
 	struct srclimit limit;
+	bool has_relay;
+	struct endpoint relay;           /* announced to tunds (mediator_set_relay) */
+	uint8_t relay_key[KEY_LEN];
 };
+
+void mediator_set_relay(struct mediator *m, const struct endpoint *addr, const uint8_t key[KEY_LEN])
+{
+	m->has_relay = true;
+	m->relay = *addr;
+	memcpy(m->relay_key, key, KEY_LEN);
+}
+
+static void add_relay(const struct mediator *m, struct medmsg *r)
+{
+	if (!m->has_relay)
+		return;
+	r->has_relay = r->has_relay_key = true;
+	r->relay_addr = m->relay;
+	memcpy(r->relay_key, m->relay_key, KEY_LEN);
+}
 
 /* Where a message came from, and so where its reply goes. */
 struct chan {
@@ -282,6 +301,7 @@ static int on_register(struct mediator *m, const struct chan *ch, const struct s
 	struct medmsg r = { .method = MEDPROTO_METHOD_REGISTER, .cls = STUN_SUCCESS,
 			    .has_mapped = true, .mapped = p->from };
 	memcpy(r.txid, sm->txid, STUN_TXID_LEN);
+	add_relay(m, &r);
 	send_msg(m, ch, &r, k);
 	rc = MEDIATOR_AUTHENTICATED;
 out:
@@ -315,6 +335,7 @@ static void send_answer(struct mediator *m, const struct pending *p, const struc
 		memcpy(r.local, p->server_local, sizeof(r.local));
 		r.has_mapped = p->n_udp > 0;
 		r.mapped = p->udp[0].from;
+		add_relay(m, &r);
 	}
 	send_msg(m, ch, &r, p->client_auth);
 }

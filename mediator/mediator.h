@@ -82,6 +82,8 @@ int mediator_new(struct mediator **out, const uint8_t priv[KEY_LEN], bool has_al
 /* Frees everything; peers still open are the transport's to close first. */
 void mediator_free(struct mediator *m);
 void mediator_public_key(const struct mediator *m, uint8_t pub[KEY_LEN]);
+/* The relay announced in REGISTER and CONNECT successes (medproto.h). */
+void mediator_set_relay(struct mediator *m, const struct endpoint *addr, const uint8_t key[KEY_LEN]);
 
 void mediator_udp_input(struct mediator *m, unsigned port, const struct endpoint *from,
 			const uint8_t *buf, size_t len, uint64_t now_ms);

@@ -237,6 +237,11 @@ static int our_attr(const struct stun_msg *m, const struct stun_attr *a, struct 
 	case MEDPROTO_ATTR_PUBLIC_ADDR:
 		out->has_public = true;
 		return ipv4_xor(m, a, &out->public_addr);
+	case MEDPROTO_ATTR_RELAY_ADDR:
+		out->has_relay = true;
+		return ipv4_xor(m, a, &out->relay_addr);
+	case MEDPROTO_ATTR_RELAY_KEY:
+		return fixed(a, out->relay_key, KEY_LEN, &out->has_relay_key);
 	case MEDPROTO_ATTR_LOCAL_ADDR:
 		if (out->n_local == MEDPROTO_MAX_ADDRS)
 			return -EBADMSG;
@@ -259,6 +264,7 @@ static int single_index(uint16_t type)
 		MEDPROTO_ATTR_KEY,        MEDPROTO_ATTR_PEER_KEY,    MEDPROTO_ATTR_NONCE,
 		MEDPROTO_ATTR_CONNECT_ID, MEDPROTO_ATTR_AUTH,        MEDPROTO_ATTR_DECISION,
 		MEDPROTO_ATTR_SERVER_ID,  MEDPROTO_ATTR_TARGET,      MEDPROTO_ATTR_PUBLIC_ADDR,
+		MEDPROTO_ATTR_RELAY_ADDR, MEDPROTO_ATTR_RELAY_KEY,
 		STUN_ATTR_XOR_MAPPED_ADDRESS, STUN_ATTR_ERROR_CODE,
 	};
 	for (unsigned i = 0; i < sizeof(single) / sizeof(single[0]); i++)
@@ -350,7 +356,8 @@ static bool encodable(const struct medmsg *msg)
 	/* Binding parses back only its mapping and error. */
 	if (msg->method == STUN_METHOD_BINDING &&
 	    (msg->has_key || msg->has_peer_key || msg->has_nonce || msg->server_id[0] || msg->target[0] ||
-	     msg->has_connect_id || msg->has_decision || msg->has_public || msg->n_local))
+	     msg->has_connect_id || msg->has_decision || msg->has_public || msg->n_local ||
+	     msg->has_relay || msg->has_relay_key))
 		return false;
 	return true;
 }
@@ -391,6 +398,10 @@ int medproto_encode(uint8_t *buf, size_t cap, const struct medmsg *msg, const ui
 		put_endpoint(&w, MEDPROTO_ATTR_PUBLIC_ADDR, &msg->public_addr);
 	for (unsigned i = 0; i < msg->n_local; i++)
 		put_endpoint(&w, MEDPROTO_ATTR_LOCAL_ADDR, &msg->local[i]);
+	if (msg->has_relay)
+		put_endpoint(&w, MEDPROTO_ATTR_RELAY_ADDR, &msg->relay_addr);
+	if (msg->has_relay_key)
+		stun_put(&w, MEDPROTO_ATTR_RELAY_KEY, msg->relay_key, KEY_LEN);
 	if (k) {
 		uint8_t *mac = stun_reserve(&w, MEDPROTO_ATTR_AUTH, MEDPROTO_AUTH_LEN);
 		if (mac)

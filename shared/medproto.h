@@ -17,12 +17,12 @@
  *   NONCE request     tund->med (TCP)        -
  *         success     med->tund              NONCE
  *   REGISTER request  server->med (TCP)      KEY NONCE SERVER-ID LOCAL-ADDR* auth
- *         success     med->server            XOR-MAPPED-ADDRESS auth
+ *         success     med->server            XOR-MAPPED-ADDRESS [RELAY-ADDR RELAY-KEY] auth
  *         error       med->server            ERROR-CODE (401: no proof)
  *   CONNECT request   client->med (UDP, and  KEY TARGET LOCAL-ADDR* auth [FINGERPRINT]
  *                     TCP if UDP is slow)
  *         success     med->client            PEER-KEY SERVER-ID [PUBLIC-ADDR] LOCAL-ADDR*
- *                                            [XOR-MAPPED-ADDRESS] auth
+ *                                            [XOR-MAPPED-ADDRESS] [RELAY-ADDR RELAY-KEY] auth
  *         error       med->client            ERROR-CODE [auth]  (403 not authorized,
  *                                            404 offline, 504 no answer, ...)
  *   CONNECT indication med->server (TCP)     CONNECT-ID PEER-KEY [PUBLIC-ADDR] LOCAL-ADDR* auth
@@ -55,6 +55,10 @@
  * towards the addresses the real client reported, which gives an attacker
  * nothing the handshake would not refuse.
  *
+ * RELAY-ADDR and RELAY-KEY name the relay the mediator's operator runs
+ * (its TCP address and public key, relayproto.h); a tund whose config
+ * names no relay uses that one.
+ *
  * Address attributes use the XOR-MAPPED-ADDRESS encoding (§14.2), so NAT
  * ALGs that rewrite addresses in payloads leave them alone. IPv4 only.
  */
@@ -86,6 +90,8 @@
 #define MEDPROTO_ATTR_CONNECT_ID 0x4008  /* 12: the client request's transaction id */
 #define MEDPROTO_ATTR_PEER_KEY   0x4009  /* 32: the other endpoint's static public key */
 #define MEDPROTO_ATTR_DECISION   0x400A  /* u32: 0 accept, 1 refuse */
+#define MEDPROTO_ATTR_RELAY_ADDR 0x400B  /* XOR address: the relay (tund-relay) to use */
+#define MEDPROTO_ATTR_RELAY_KEY  0x400C  /* 32: that relay's public key */
 
 #define MEDPROTO_AUTH_LEN        16
 #define MEDPROTO_NONCE_LEN       16
@@ -131,6 +137,10 @@ struct medmsg {
 	unsigned n_local;
 	bool has_mapped;
 	struct endpoint mapped;        /* XOR-MAPPED-ADDRESS */
+	bool has_relay;
+	struct endpoint relay_addr;    /* RELAY-ADDR: TCP address of the relay */
+	bool has_relay_key;
+	uint8_t relay_key[KEY_LEN];
 	unsigned error_code;           /* 0 = none */
 	char error_reason[128];
 	bool has_auth;                 /* TUND-AUTH present (checked separately) */
