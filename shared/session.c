@@ -35,11 +35,16 @@ void session_wipe(struct session *s)
 
 int session_encrypt(struct session *s, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap)
 {
+	return session_seal(s, WIRE_TYPE_DATA, pkt, len, out, cap);
+}
+
+int session_seal(struct session *s, uint8_t type, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap)
+{
 	if (cap < WIRE_DATA_MIN_LEN || cap - WIRE_DATA_MIN_LEN < len)
 		return -ENOSPC;
 	if (s->send.n >= SESSION_REJECT_AFTER_MESSAGES)
 		return -ESTALE;
-	struct wire_data_hdr h = { .receiver = s->remote_index, .counter = s->send.n };
+	struct wire_data_hdr h = { .type = type, .receiver = s->remote_index, .counter = s->send.n };
 	if (wire_encode_data_hdr(out, cap, &h) != WIRE_DATA_HDR_LEN)
 		return -ENOSPC;
 	int rc = noise_aead_encrypt(s->send.k, h.counter, out, WIRE_DATA_HDR_LEN, pkt, len,

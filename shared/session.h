@@ -41,6 +41,8 @@ void session_wipe(struct session *s);
  * Returns the frame length, -ENOSPC if cap is too small, -ESTALE when the
  * counter is exhausted. */
 int session_encrypt(struct session *s, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap);
+/* The same for a frame of another sealed type (WIRE_TYPE_PROBE). */
+int session_seal(struct session *s, uint8_t type, const uint8_t *pkt, size_t len, uint8_t *out, size_t cap);
 
 /* Decrypts a DATA frame in place, given its decoded counter. On success
  * *pt points at the plaintext inside frame and the replay window has moved.

@@ -47,8 +47,10 @@ int wire_decode_resp(const uint8_t *buf, size_t len, struct wire_resp *out)
 int wire_decode_data_hdr(const uint8_t *buf, size_t len, struct wire_data_hdr *out)
 {
 	struct rd r = rd_init(buf, len);
-	if (len < WIRE_DATA_MIN_LEN || len > WIRE_MAX_DATAGRAM ||
-	    rd_u8(&r) != WIRE_TYPE_DATA || !reserved_zero(&r))
+	if (len < WIRE_DATA_MIN_LEN || len > WIRE_MAX_DATAGRAM)
+		return -EBADMSG;
+	out->type = rd_u8(&r);
+	if ((out->type != WIRE_TYPE_DATA && out->type != WIRE_TYPE_PROBE) || !reserved_zero(&r))
 		return -EBADMSG;
 	out->receiver = rd_le32(&r);
 	out->counter = rd_le64(&r);
@@ -85,7 +87,9 @@ int wire_encode_resp(uint8_t *buf, size_t cap, const struct wire_resp *m)
 int wire_encode_data_hdr(uint8_t *buf, size_t cap, const struct wire_data_hdr *h)
 {
 	struct wr w = wr_init(buf, cap);
-	put_type(&w, WIRE_TYPE_DATA);
+	if (h->type != WIRE_TYPE_DATA && h->type != WIRE_TYPE_PROBE)
+		return -EINVAL;
+	put_type(&w, h->type);
 	wr_le32(&w, h->receiver);
 	wr_le64(&w, h->counter);
 	return wr_ok(&w) ? (int)w.off : -ENOSPC;

@@ -8,6 +8,7 @@
  *   0xc1       handshake initiation  (Noise IKpsk2 message 1)
  *   0xc2       handshake response    (Noise IKpsk2 message 2)
  *   0xc4       transport data        (an encrypted IP packet, or empty = keepalive)
+ *   0xc5       path probe            (sealed like DATA; path.h)
  *   anything else is dropped and counted.
  *
  * Byte order: the little-endian fields below are tund's own (indices and
@@ -37,6 +38,14 @@
  *   4   le32   receiver index
  *   8   le64   counter (the AEAD nonce; never reused under one key)
  *   16  [n+16] ChaCha20-Poly1305 of the inner IPv4 packet, AD = bytes 0..15
+ *
+ * PROBE, 32 + 8 bytes: the DATA layout with type 0xc5 (the type is in the
+ * AD, so a DATA frame cannot pass for a probe), sealed under the same
+ * session and counter sequence; the plaintext is
+ *   0   u8     1 = request, 2 = response
+ *   1   u8[3]  reserved, zero
+ *   4   le32   probe id (a response echoes the request's)
+ * A request is answered on the path it arrived on (path.h).
  */
 #ifndef TUND_WIRE_H
 #define TUND_WIRE_H
@@ -47,6 +56,7 @@
 #define WIRE_TYPE_HANDSHAKE_INIT 0xc1
 #define WIRE_TYPE_HANDSHAKE_RESP 0xc2
 #define WIRE_TYPE_DATA           0xc4
+#define WIRE_TYPE_PROBE          0xc5
 #define WIRE_STUN_FIRST_MAX      0x3f /* first byte of a STUN message is 0x00..0x3f */
 
 #define WIRE_KEY_LEN      32
@@ -60,6 +70,9 @@
 #define WIRE_RESP_MAC_OFF 60
 #define WIRE_DATA_HDR_LEN 16
 #define WIRE_DATA_MIN_LEN (WIRE_DATA_HDR_LEN + WIRE_TAG_LEN)
+#define WIRE_PROBE_BODY_LEN 8
+#define WIRE_PROBE_REQUEST  1
+#define WIRE_PROBE_RESPONSE 2
 
 /* Largest inner packet tund carries (a TUN read of one IPv4 packet). */
 #define WIRE_MAX_INNER    65535
@@ -89,6 +102,7 @@ struct wire_resp {
 };
 
 struct wire_data_hdr {
+	uint8_t type;                 /* WIRE_TYPE_DATA or WIRE_TYPE_PROBE */
 	uint32_t receiver;
 	uint64_t counter;
 };

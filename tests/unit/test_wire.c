@@ -54,7 +54,7 @@ static void resp_round_trip(void **state)
 
 static void data_header(void **state)
 {
-	struct wire_data_hdr h = { .receiver = 0xdeadbeef, .counter = 0x0102030405060708ULL }, out;
+	struct wire_data_hdr h = { .type = WIRE_TYPE_DATA, .receiver = 0xdeadbeef, .counter = 0x0102030405060708ULL }, out;
 	uint8_t buf[WIRE_DATA_MIN_LEN + 100] = { 0 };
 	assert_int_equal(wire_encode_data_hdr(buf, sizeof(buf), &h), WIRE_DATA_HDR_LEN);
 	assert_int_equal(buf[8], 0x08); /* counter little-endian */
