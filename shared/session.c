@@ -45,9 +45,10 @@ int session_seal(struct session *s, uint8_t type, const uint8_t *pkt, size_t len
 	if (s->send.n >= SESSION_REJECT_AFTER_MESSAGES)
 		return -ESTALE;
 	struct wire_data_hdr h = { .type = type, .receiver = s->remote_index, .counter = s->send.n };
-	if (wire_encode_data_hdr(out, cap, &h) != WIRE_DATA_HDR_LEN)
-		return -ENOSPC;
-	int rc = noise_aead_encrypt(s->send.k, h.counter, out, WIRE_DATA_HDR_LEN, pkt, len,
+	int rc = wire_encode_data_hdr(out, cap, &h);
+	if (rc < 0)
+		return rc;
+	rc = noise_aead_encrypt(s->send.k, h.counter, out, WIRE_DATA_HDR_LEN, pkt, len,
 				    out + WIRE_DATA_HDR_LEN);
 	if (rc)
 		return rc;

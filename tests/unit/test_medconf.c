@@ -1,6 +1,6 @@
 /*
- * test_medconf.c - mediator.conf: defaults, a full file, and one test per
- * kind of error, each checking the whole message (file, line, section,
+ * test_medconf.c - mediator.conf: defaults, a full file, the relay pair,
+ * and one case per kind of error, each checking the whole message (file, line, section,
  * key) so that a regression in what the user reads fails here.
  */
 #include <errno.h>
@@ -17,6 +17,9 @@
 
 #include "medconf.h"
 
+#define KR "JTA7RlFcZ3J9iJOeqbS/ytXg6/YBDBciLThDTllkb3o="   /* nobody's real key */
+#define KZERO "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
 static void defaults(void **state)
 {
 	struct medconf c;
@@ -29,6 +32,8 @@ static void defaults(void **state)
 	assert_int_equal(c.alt_port, 3479);
 	assert_int_equal(c.max_connections, 4096);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
+	assert_false(c.has_relay);
+	assert_false(c.has_relay_key);
 	/* an empty file is all defaults too */
 	assert_int_equal(medconf_parse_string(&c, "m.conf", "", err, sizeof(err)), 0);
 }
@@ -54,6 +59,28 @@ static void full(void **state)
 	assert_int_equal(c.alt_port, 0);
 	assert_int_equal(c.max_connections, 100);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	assert_false(c.has_relay);
+}
+
+static void relay(void **state)
+{
+	struct medconf c;
+	char err[MEDCONF_ERR_MAX];
+	uint8_t key[KEY_LEN];
+	assert_int_equal(key_from_base64(key, KR), 0);
+	assert_int_equal(medconf_parse_string(&c, "m.conf", "[mediator]\nrelay = 198.51.100.20:443\n"
+					      "relay_key = " KR "\n", err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_true(c.has_relay);
+	assert_true(c.has_relay_key);
+	assert_int_equal(c.relay.addr, 0xc6336414);
+	assert_int_equal(c.relay.port, 443);
+	assert_memory_equal(c.relay_key, key, KEY_LEN);
+	/* either order */
+	assert_int_equal(medconf_parse_string(&c, "m.conf", "[mediator]\nrelay_key = " KR "\n"
+					      "relay = 203.0.113.9:8443\n", err, sizeof(err)), 0);
+	assert_int_equal(c.relay.addr, 0xcb007109);
+	assert_int_equal(c.relay.port, 8443);
 }
 
 struct bad {
@@ -93,6 +120,33 @@ static void errors(void **state)
 		{ "[mediator]\nnonsense\n",
 		  "m.conf:2: syntax error (expected \"key = value\", a [section] header or a comment)" },
 		{ "[mediator]\nalt_port = 1\x01\n", "m.conf:2: control character 0x01 (not a text file?)" },
+		/* relay and relay_key: both or neither, at the line of the one given */
+		{ "[mediator]\nrelay = 198.51.100.20:443\n",
+		  "m.conf:2: [mediator] relay_key: missing (relay and relay_key go together)" },
+		{ "[mediator]\nlog_level = info\nrelay_key = " KR "\n",
+		  "m.conf:3: [mediator] relay: missing (relay and relay_key go together)" },
+		{ "[mediator]\nrelay = 198.51.100.20\nrelay_key = " KR "\n",
+		  "m.conf:2: [mediator] relay: \"198.51.100.20\" is not the relay's IPv4 address and port "
+		  "(a.b.c.d:port)" },
+		{ "[mediator]\nrelay = relay.example.net:443\n",
+		  "m.conf:2: [mediator] relay: \"relay.example.net:443\" is not the relay's IPv4 address "
+		  "and port (a.b.c.d:port)" },
+		{ "[mediator]\nrelay = 0.0.0.0:443\n",
+		  "m.conf:2: [mediator] relay: \"0.0.0.0:443\" is not the relay's IPv4 address and port "
+		  "(a.b.c.d:port)" },
+		{ "[mediator]\nrelay = 198.51.100.20:0\n",
+		  "m.conf:2: [mediator] relay: \"198.51.100.20:0\" is not the relay's IPv4 address and port "
+		  "(a.b.c.d:port)" },
+		{ "[mediator]\nrelay = 198.51.100.20:65536\n",
+		  "m.conf:2: [mediator] relay: \"198.51.100.20:65536\" is not the relay's IPv4 address and "
+		  "port (a.b.c.d:port)" },
+		{ "[mediator]\nrelay_key = abc\n",
+		  "m.conf:2: [mediator] relay_key: not a valid base64 public key (44 characters expected)" },
+		{ "[mediator]\nrelay_key = " KZERO "\n",
+		  "m.conf:2: [mediator] relay_key: not a valid base64 public key (44 characters expected)" },
+		{ "[mediator]\nrelay = 198.51.100.20:443\nrelay_key = " KR "\nrelay = 198.51.100.21:443\n",
+		  "m.conf:4: [mediator] relay: duplicate key (first set at line 2)" },
+		{ "[mediator]\nrelay =\n", "m.conf:2: [mediator] relay: empty value" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct medconf c;
@@ -135,6 +189,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(full),
+		cmocka_unit_test(relay),
 		cmocka_unit_test(errors),
 		cmocka_unit_test(long_line),
 		cmocka_unit_test(files),

@@ -166,8 +166,10 @@ static struct medmsg request(uint16_t method, const struct party *p)
 	return mm;
 }
 
-/* NONCE and REGISTER on a new peer; asserts success. */
-static struct med_peer *register_server(struct fx *fx, const char *sid, void *conn)
+/* NONCE and REGISTER on a new peer; asserts success and hands back the
+ * mediator's REGISTER success in *reply. */
+static struct med_peer *register_server_reply(struct fx *fx, const char *sid, void *conn,
+					      struct medmsg *reply)
 {
 	struct med_peer *p = mediator_peer_open(fx->m, conn, &SRV_TCP);
 	struct medmsg mm = { .method = MEDPROTO_METHOD_NONCE, .cls = STUN_REQUEST }, r;
@@ -192,7 +194,14 @@ static struct med_peer *register_server(struct fx *fx, const char *sid, void *co
 	assert_true(endpoint_equal(&r.mapped, &SRV_TCP));
 	assert_ptr_equal(fx->out[1].conn, conn);
 	clear(fx);
+	*reply = r;
 	return p;
+}
+
+static struct med_peer *register_server(struct fx *fx, const char *sid, void *conn)
+{
+	struct medmsg r;
+	return register_server_reply(fx, sid, conn, &r);
 }
 
 static struct medmsg connect_req(struct fx *fx, const char *server_id)
@@ -456,6 +465,7 @@ static void connect_accept(void **state)
 	assert_int_equal(r.n_local, 1);
 	assert_true(endpoint_equal(&r.local[0], &SRV_LOCAL));
 	assert_true(endpoint_equal(&r.mapped, &CLI_UDP));
+	assert_false(r.has_relay || r.has_relay_key);   /* none configured */
 
 	/* the UDP answer brings the server's mapping: an updated success */
 	clear(fx);
@@ -660,6 +670,67 @@ static void connect_newest_server(void **state)
 	mediator_peer_closed(fx->m, a);
 }
 
+/* mediator_set_relay: REGISTER and CONNECT successes name the relay, under
+ * TUND-AUTH; indications, acknowledgements and refusals do not. */
+static void relay_announced(void **state)
+{
+	struct fx *fx = *state;
+	static const struct endpoint relay = { 0xc6336414, 443 };   /* 198.51.100.20 */
+	uint8_t rkey[KEY_LEN];
+	struct medmsg r;
+	bool auth;
+
+	/* before: nothing to announce */
+	struct med_peer *a = register_server_reply(fx, "nvr-a", &conn_s1, &r);
+	assert_false(r.has_relay || r.has_relay_key);
+	memset(rkey, 0x6b, sizeof(rkey));
+	mediator_set_relay(fx->m, &relay, rkey);
+	struct med_peer *s = register_server_reply(fx, "nvr", &conn_s2, &r);
+	assert_true(r.has_relay && r.has_relay_key);
+	assert_true(endpoint_equal(&r.relay_addr, &relay));
+	assert_memory_equal(r.relay_key, rkey, KEY_LEN);
+
+	/* the indication carries no relay; the client's success does */
+	struct medmsg c = connect_req(fx, "nvr");
+	udp_in(fx, &CLI_UDP, &c, fx->cli.k);
+	take(fx, 0, &r, fx->srv.k, &auth);
+	assert_int_equal(r.cls, STUN_INDICATION);
+	assert_false(r.has_relay || r.has_relay_key);
+	clear(fx);
+	struct medmsg ans = answer_req(fx, &c, MEDPROTO_DECISION_ACCEPT);
+	assert_int_equal(tcp_in(fx, s, &ans, fx->srv.k), MEDIATOR_AUTHENTICATED);
+	assert_int_equal(fx->n_out, 2);
+	take(fx, 0, &r, fx->srv.k, &auth);   /* the ANSWER success */
+	assert_int_equal(r.method, MEDPROTO_METHOD_ANSWER);
+	assert_false(r.has_relay || r.has_relay_key);
+	take(fx, 1, &r, fx->cli.k, &auth);
+	assert_true(auth);
+	assert_int_equal(r.cls, STUN_SUCCESS);
+	assert_true(r.has_relay && r.has_relay_key);
+	assert_true(endpoint_equal(&r.relay_addr, &relay));
+	assert_memory_equal(r.relay_key, rkey, KEY_LEN);
+
+	/* a refusal tells the client nothing, the relay included */
+	clear(fx);
+	c = connect_req(fx, "nvr");
+	udp_in(fx, &CLI_UDP, &c, fx->cli.k);
+	clear(fx);
+	ans = answer_req(fx, &c, MEDPROTO_DECISION_REFUSE);
+	tcp_in(fx, s, &ans, fx->srv.k);
+	take(fx, 1, &r, fx->cli.k, &auth);
+	assert_int_equal(r.error_code, 403);
+	assert_false(r.has_relay || r.has_relay_key);
+	/* and so does "offline" */
+	clear(fx);
+	c = connect_req(fx, "other");
+	udp_in(fx, &CLI_UDP, &c, fx->cli.k);
+	take(fx, 0, &r, fx->cli.k, &auth);
+	assert_int_equal(r.error_code, 404);
+	assert_false(r.has_relay || r.has_relay_key);
+	mediator_peer_closed(fx->m, s);
+	mediator_peer_closed(fx->m, a);
+}
+
 static void connect_rate_limit(void **state)
 {
 	struct fx *fx = *state;
@@ -698,6 +769,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(connect_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(connect_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(connect_newest_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(relay_announced, setup, teardown),
 		cmocka_unit_test_setup_teardown(connect_rate_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * a registration MAC'd without the private key is refused; the shared key
  * is the same on both sides and refuses low-order points; the parser's
  * length, duplicate, count and unknown-attribute rules; server id and
- * target validation.
+ * target validation; RELAY-ADDR and RELAY-KEY in REGISTER and CONNECT
+ * successes, and nowhere in a Binding.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -82,6 +83,10 @@ static void assert_medmsg_equal(const struct medmsg *a, const struct medmsg *b)
 		assert_ep_equal(&a->local[i], &b->local[i]);
 	assert_int_equal(a->has_mapped, b->has_mapped);
 	assert_ep_equal(&a->mapped, &b->mapped);
+	assert_int_equal(a->has_relay, b->has_relay);
+	assert_ep_equal(&a->relay_addr, &b->relay_addr);
+	assert_int_equal(a->has_relay_key, b->has_relay_key);
+	assert_memory_equal(a->relay_key, b->relay_key, KEY_LEN);
 	assert_int_equal(a->error_code, b->error_code);
 	assert_string_equal(a->error_reason, b->error_reason);
 	assert_int_equal(a->has_auth, b->has_auth);
@@ -117,6 +122,16 @@ static const struct row rows[N_KINDS] = {
 	[BINDING_OK] = { STUN_METHOD_BINDING, STUN_SUCCESS, false, 0, true },
 };
 
+/* The relay a mediator announces (198.51.100.20:443). */
+static void set_relay(struct medmsg *m)
+{
+	m->has_relay = true;
+	set_ep(&m->relay_addr, 0xC6336414, 443);
+	m->has_relay_key = true;
+	for (unsigned i = 0; i < KEY_LEN; i++)
+		m->relay_key[i] = (uint8_t)(0xa0 + i);
+}
+
 static void build(struct medmsg *m, enum kind kind, const struct keys *ks)
 {
 	init_msg(m, rows[kind].method, rows[kind].cls);
@@ -136,6 +151,10 @@ static void build(struct medmsg *m, enum kind kind, const struct keys *ks)
 			set_ep(&m->local[i], 0xC0A80100 + i, (uint16_t)(51820 + i));
 		break;
 	case REGISTER_OK:
+		m->has_mapped = true;
+		set_ep(&m->mapped, 0xCB007107, 40000);
+		set_relay(m);
+		break;
 	case BINDING_OK:
 		m->has_mapped = true;
 		set_ep(&m->mapped, 0xCB007107, 40000);
@@ -162,6 +181,7 @@ static void build(struct medmsg *m, enum kind kind, const struct keys *ks)
 		set_ep(&m->local[0], 0xC0A80105, 65535);
 		m->has_mapped = true;
 		set_ep(&m->mapped, 0xCB007107, 40001);
+		set_relay(m);
 		break;
 	case CONNECT_ERR:
 		m->error_code = MEDPROTO_ERR_OFFLINE;
@@ -244,6 +264,25 @@ static void attribute_order(void **state)
 	assert_int_equal(sm.n_attrs, 6);
 	for (unsigned i = 0; i < 6; i++)
 		assert_int_equal(sm.attrs[i].type, want[i]);
+
+	/* a CONNECT success: the relay pair last, just before TUND-AUTH */
+	build(&m, CONNECT_OK, &ks);
+	len = medproto_encode(buf, sizeof(buf), &m, ks.k, MEDPROTO_DIR_FROM_MEDIATOR, true);
+	assert_int_equal(stun_decode(buf, (size_t)len, &sm), 0);
+	static const uint16_t want_ok[] = {
+		MEDPROTO_ATTR_PEER_KEY, MEDPROTO_ATTR_SERVER_ID, STUN_ATTR_XOR_MAPPED_ADDRESS,
+		MEDPROTO_ATTR_PUBLIC_ADDR, MEDPROTO_ATTR_LOCAL_ADDR, MEDPROTO_ATTR_RELAY_ADDR,
+		MEDPROTO_ATTR_RELAY_KEY, MEDPROTO_ATTR_AUTH, STUN_ATTR_FINGERPRINT,
+	};
+	assert_int_equal(sm.n_attrs, 9);
+	for (unsigned i = 0; i < 9; i++)
+		assert_int_equal(sm.attrs[i].type, want_ok[i]);
+	/* RELAY-ADDR in the XOR form: the address is not in the clear */
+	const struct stun_attr *ra = stun_find(&sm, MEDPROTO_ATTR_RELAY_ADDR);
+	static const uint8_t plain[4] = { 198, 51, 100, 20 };
+	assert_non_null(ra);
+	assert_int_equal(ra->len, 8);
+	assert_memory_not_equal(ra->val + 4, plain, 4);
 }
 
 static void auth_key_symmetric(void **state)
@@ -458,6 +497,16 @@ static void encode_refuses(void **state)
 	build(&m, BINDING_OK, &ks);
 	m.has_key = true; /* a Binding would not parse it back */
 	assert_int_equal(medproto_encode(buf, sizeof(buf), &m, NULL, 0, false), -EINVAL);
+	/* nor the relay, as a pair or either half */
+	for (int half = 0; half < 3; half++) {
+		build(&m, BINDING_OK, &ks);
+		set_relay(&m);
+		m.has_relay = half != 1;
+		m.has_relay_key = half != 2;
+		assert_int_equal(medproto_encode(buf, sizeof(buf), &m, NULL, 0, false), -EINVAL);
+		m.method = MEDPROTO_METHOD_REGISTER;   /* the same fields in a REGISTER success: fine */
+		assert_true(medproto_encode(buf, sizeof(buf), &m, ks.k, 2, false) > 0);
+	}
 }
 
 /* Messages the encoder will not build, written attribute by attribute. */
@@ -485,6 +534,7 @@ static void parse_rules(void **state)
 		{ MEDPROTO_ATTR_KEY, KEY_LEN },         { MEDPROTO_ATTR_PEER_KEY, KEY_LEN },
 		{ MEDPROTO_ATTR_NONCE, MEDPROTO_NONCE_LEN }, { MEDPROTO_ATTR_CONNECT_ID, STUN_TXID_LEN },
 		{ MEDPROTO_ATTR_DECISION, 4 },          { MEDPROTO_ATTR_AUTH, MEDPROTO_AUTH_LEN },
+		{ MEDPROTO_ATTR_RELAY_KEY, KEY_LEN },
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		for (size_t len = 0; len <= fixed[i].len + 1; len++) {
@@ -619,6 +669,75 @@ static void parse_rules(void **state)
 	assert_int_equal(parse_built(&w, &out), -EBADMSG);
 }
 
+/* RELAY-ADDR and RELAY-KEY as the parser sees them. */
+static void relay_attrs(void **state)
+{
+	static const uint8_t txid[STUN_TXID_LEN] = { 9 };
+	static const uint8_t bytes[64] = { 0, 1 };   /* family 1 (IPv4) when taken as an address */
+	uint8_t buf[STUN_MAX_MSG];
+	struct stun_writer w;
+	struct medmsg out;
+	struct stun_addr sa = { .family = 4, .port = 443, .addr = { 198, 51, 100, 20 } };
+	struct stun_addr six = { .family = 6, .port = 443, .addr = { 0x20, 0x01, 0x0d, 0xb8 } };
+	uint8_t key[KEY_LEN];
+	memset(key, 0x5e, sizeof(key));
+
+	/* the pair in a CONNECT success */
+	stun_begin(&w, buf, sizeof(buf), MEDPROTO_METHOD_CONNECT, STUN_SUCCESS, txid);
+	stun_put_xor_addr(&w, MEDPROTO_ATTR_RELAY_ADDR, &sa);
+	stun_put(&w, MEDPROTO_ATTR_RELAY_KEY, key, KEY_LEN);
+	assert_int_equal(parse_built(&w, &out), 0);
+	assert_true(out.has_relay && out.has_relay_key);
+	assert_int_equal(out.relay_addr.addr, 0xC6336414);
+	assert_int_equal(out.relay_addr.port, 443);
+	assert_memory_equal(out.relay_key, key, KEY_LEN);
+
+	/* RELAY-ADDR: an IPv4 XOR address of exactly 8 bytes */
+	for (size_t len = 0; len <= 20; len++) {
+		stun_begin(&w, buf, sizeof(buf), MEDPROTO_METHOD_REGISTER, STUN_SUCCESS, txid);
+		stun_put(&w, MEDPROTO_ATTR_RELAY_ADDR, bytes, len);
+		assert_int_equal(parse_built(&w, &out), len == 8 ? 0 : -EBADMSG);
+		assert_int_equal(out.has_relay, len == 8);
+	}
+	stun_begin(&w, buf, sizeof(buf), MEDPROTO_METHOD_REGISTER, STUN_SUCCESS, txid);
+	stun_put_xor_addr(&w, MEDPROTO_ATTR_RELAY_ADDR, &six);
+	assert_int_equal(parse_built(&w, &out), -EBADMSG);
+	assert_false(out.has_relay);   /* a refused message leaves nothing behind */
+	stun_begin(&w, buf, sizeof(buf), MEDPROTO_METHOD_REGISTER, STUN_SUCCESS, txid);
+	stun_put(&w, MEDPROTO_ATTR_RELAY_ADDR, bytes + 2, 8);   /* family 0 */
+	assert_int_equal(parse_built(&w, &out), -EBADMSG);
+
+	/* duplicates: refused, even when equal */
+	stun_begin(&w, buf, sizeof(buf), MEDPROTO_METHOD_REGISTER, STUN_SUCCESS, txid);
+	stun_put_xor_addr(&w, MEDPROTO_ATTR_RELAY_ADDR, &sa);
+	stun_put(&w, MEDPROTO_ATTR_RELAY_KEY, key, KEY_LEN);
+	stun_put_xor_addr(&w, MEDPROTO_ATTR_RELAY_ADDR, &sa);
+	assert_int_equal(parse_built(&w, &out), -EBADMSG);
+	assert_false(out.has_relay || out.has_relay_key);
+	stun_begin(&w, buf, sizeof(buf), MEDPROTO_METHOD_CONNECT, STUN_SUCCESS, txid);
+	stun_put(&w, MEDPROTO_ATTR_RELAY_KEY, key, KEY_LEN);
+	stun_put_xor_addr(&w, MEDPROTO_ATTR_RELAY_ADDR, &sa);
+	stun_put(&w, MEDPROTO_ATTR_RELAY_KEY, key, KEY_LEN);
+	assert_int_equal(parse_built(&w, &out), -EBADMSG);
+
+	/* half a pair parses; using the relay needs both (tund/resolve.c) */
+	stun_begin(&w, buf, sizeof(buf), MEDPROTO_METHOD_CONNECT, STUN_SUCCESS, txid);
+	stun_put_xor_addr(&w, MEDPROTO_ATTR_RELAY_ADDR, &sa);
+	assert_int_equal(parse_built(&w, &out), 0);
+	assert_true(out.has_relay);
+	assert_false(out.has_relay_key);
+
+	/* in a Binding both are unknown attributes, ignored like any other */
+	stun_begin(&w, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_SUCCESS, txid);
+	stun_put_xor_addr(&w, STUN_ATTR_XOR_MAPPED_ADDRESS, &sa);
+	stun_put_xor_addr(&w, MEDPROTO_ATTR_RELAY_ADDR, &sa);
+	stun_put(&w, MEDPROTO_ATTR_RELAY_KEY, key, KEY_LEN);
+	assert_int_equal(parse_built(&w, &out), 0);
+	assert_true(out.has_mapped);
+	assert_false(out.has_relay);
+	assert_false(out.has_relay_key);
+}
+
 static void method_names(void **state)
 {
 	assert_string_equal(medproto_method_name(MEDPROTO_METHOD_CONNECT), "CONNECT");
@@ -646,6 +765,7 @@ int main(void)
 		cmocka_unit_test(server_ids_and_targets),
 		cmocka_unit_test(encode_refuses),
 		cmocka_unit_test(parse_rules),
+		cmocka_unit_test(relay_attrs),
 		cmocka_unit_test(method_names),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
