@@ -8,6 +8,7 @@ pkgs=(
 	libuv1-dev libsodium-dev libmnl-dev libinih-dev libcmocka-dev
 	iproute2 iputils-ping nftables conntrack tcpdump iperf3 curl python3 jq  # network-namespace tests, demo, benchmarks
 	coturn                                              # turnutils_stunclient: a STUN client nobody here wrote
+	squid                                               # the NAT lab's proxy-only site (a real HTTP proxy)
 )
 
 missing=()

@@ -41,7 +41,8 @@
 #   198.51.100.1        core, gateway of "pub"
 #   198.51.100.2-199    free for the test's public hosts (mediator, relay)
 #   198.51.100.201/.202 probe host (NAT_PROBE_A, NAT_PROBE_B); UDP ports
-#                       34780 and 34781 on both, TCP 34780 on .201
+#                       34780 and 34781 on both, TCP 34780 on .201; once
+#                       a proxy site exists, labweb.py on .201 TCP 34790
 #   203.0.113.8X/29     site X's WAN segment: .8X+1 core, .8X+2 router
 #   10.X.0.0/24         site X's LAN (or --lan-subnet), router .1, hosts .2..
 #   192.0.2.8X/29       site X's public LAN when its type is "none"
@@ -58,6 +59,9 @@
 #   symmetric           a new public port per destination (masquerade
 #                       random) + address-and-port-dependent filtering
 #   udp-blocked         no UDP crosses the router in either direction
+#   proxy               (not in NAT_TYPES) nothing crosses the router; a
+#                       real Squid on it is the only way out: see "proxy
+#                       sites" below
 #
 # How the rules do it (table "ip natlab" in the router, see nat_rules):
 # conntrack gives port-restricted filtering for free; for full-cone and
@@ -97,6 +101,8 @@
 #                             "--loss-ab 1 --seed 3" (ab = router -> core)
 #       --wan-mtu N           MTU of the WAN link
 #       --no-check            skip the self-check (see nat_verify_sites)
+#       --squid-policy P      type proxy: connect, connect443 or noconnect
+#                             (default)
 #   nat_site_group PREFIX...              one site per type for each PREFIX, named
 #                                         PREFIX-none, -fc, -ar, -pr, -sym, -ub
 #                                         (NAT_SHORT), all verified in parallel
@@ -122,6 +128,12 @@
 #                                         address or a prefix, e.g. 198.51.100.0/24)
 #   nat_block_udp NAME, nat_unblock_udp NAME
 #                                         drop / pass all UDP through the router
+#   nat_proxy_addr NAME                   proxy site: Squid as its hosts see it,
+#                                         "10.X.0.1:3128"
+#   nat_proxy_log NAME                    proxy site: path of Squid's access.log
+#   nat_proxy_pid NAME, nat_proxy_policy NAME
+#   nat_squid_policy NAME POLICY          proxy site: new policy, Squid reloaded
+#                                         (open connections keep going)
 #   nat_rules TYPE SECONDS                (internal) the nft script of a type
 #   nat_apply_rules NAME TYPE             (internal) load TYPE's rules into NAME's
 #                                         router; empties blocks and sets, set
@@ -145,9 +157,13 @@ NAT_PROBE_SPORT0=45000
 NAT_DEFAULT_UDP_TIMEOUT=120
 NAT_TYPES="none full-cone address-restricted port-restricted symmetric udp-blocked"
 declare -gA NAT_SHORT=([none]=none [full-cone]=fc [address-restricted]=ar
-	[port-restricted]=pr [symmetric]=sym [udp-blocked]=ub)
+	[port-restricted]=pr [symmetric]=sym [udp-blocked]=ub [proxy]=px)
+# Types nat_site knows that are not NAT types: not in NAT_TYPES, so loops
+# over NAT_TYPES (nat_site_group, the NAT matrix) leave them out.
+NAT_MORE_TYPES=proxy
 NAT_SITE_SEQ=0
 declare -gA NAT_TYPE=() NAT_WAN=() NAT_PUB=() NAT_NHOSTS=() NAT_LANBASE=() NAT_DELAY=()
+declare -gA NAT_LANLEN=()
 
 # The link emulator, for --uplink-delay-ms. Sourced here, at the top level
 # of the caller's source command, because its declare -A arrays would be
@@ -238,6 +254,9 @@ nat_rules() {
 	if [ "$type" = udp-blocked ]; then
 		echo '		meta l4proto udp counter drop'
 	fi
+	# A proxy site's router forwards nothing: Squid on the router is the
+	# only way out (nat_squid_start).
+	[ "$type" = proxy ] && echo '		counter drop'
 	if [ "$type" != none ]; then
 		cat <<-EOF
 			iifname "wan" ct state established,related accept
@@ -270,7 +289,7 @@ nat_rules() {
 		}
 		chain srcnat { type nat hook postrouting priority srcnat; policy accept;
 	EOF
-	[ "$type" != none ] && echo "		oifname \"wan\" $masq"
+	[ "$type" != none ] && [ "$type" != proxy ] && echo "		oifname \"wan\" $masq"
 	cat <<-EOF
 		}
 	}
@@ -405,10 +424,13 @@ nat_wan_link() {
 
 # nat_site NAME TYPE [--hosts N] [--lan-subnet CIDR] [--uplink-delay-ms D]
 #                    [--uplink-args ARGS] [--wan-mtu N] [--no-check]
+#                    [--squid-policy P]
 nat_site() {
 	local name=$1 type=$2 nhosts=1 lan='' delay='' emu_args='' mtu='' check=1 x seg wan r i h base len
+	local policy=''
 	shift 2 || lab_die "natlab: usage: nat_site NAME TYPE [options]"
-	[[ " $NAT_TYPES " == *" $type "* ]] || lab_die "natlab: unknown NAT type '$type' (one of: $NAT_TYPES)"
+	[[ " $NAT_TYPES $NAT_MORE_TYPES " == *" $type "* ]] ||
+		lab_die "natlab: unknown NAT type '$type' (one of: $NAT_TYPES $NAT_MORE_TYPES)"
 	[ -z "${NAT_TYPE[$name]:-}" ] || lab_die "natlab: site $name exists"
 	[ -d "$LAB_DIR/natlab" ] || lab_die "natlab: call nat_lab_init before nat_site"
 	while [ $# -gt 0 ]; do
@@ -419,10 +441,12 @@ nat_site() {
 		--uplink-args) emu_args=$2; shift 2 ;;
 		--wan-mtu) mtu=$2; shift 2 ;;
 		--no-check) check=0; shift ;;
+		--squid-policy) policy=$2; shift 2 ;;
 		*) lab_die "natlab: nat_site $name: unknown option '$1'" ;;
 		esac
 	done
 	[[ $nhosts =~ ^[0-9]+$ ]] && [ "$nhosts" -ge 1 ] || lab_die "natlab: bad --hosts '$nhosts'"
+	[ -z "$policy" ] || [ "$type" = proxy ] || lab_die "natlab: --squid-policy is for type proxy"
 	NAT_SITE_SEQ=$((NAT_SITE_SEQ + 1))
 	x=$NAT_SITE_SEQ
 	[ "$x" -le 30 ] || lab_die "natlab: at most 30 sites"
@@ -444,6 +468,7 @@ nat_site() {
 	NAT_TYPE[$name]=$type
 	NAT_NHOSTS[$name]=$nhosts
 	NAT_LANBASE[$name]=$base
+	NAT_LANLEN[$name]=$len
 	wan=203.0.113.$((8 * x + 2))
 	NAT_WAN[$name]=$wan
 	if [ "$type" = none ]; then
@@ -473,6 +498,7 @@ nat_site() {
 	done
 	[ "$type" = none ] && lab_route core "$(nat_int2ip "$base")/$len" via "$wan"
 	nat_apply_rules "$name" "$type"
+	[ "$type" = proxy ] && nat_squid_start "$name" "${policy:-noconnect}"
 	if [ "$check" = 1 ]; then
 		nat_verify "$name" || lab_die "natlab: site $name does not behave as $type (see the line above)"
 	fi
@@ -502,6 +528,7 @@ nat_site_group() {
 nat_verify() {
 	local name=$1 seqf seq sport
 	nat_known "$name"
+	[ "${NAT_TYPE[$name]}" = proxy ] && { nat_verify_proxy "$name"; return; }
 	seqf=$LAB_DIR/natlab/$name.probeseq
 	seq=$(cat "$seqf" 2>/dev/null || echo 0)
 	echo $((seq + 1)) >"$seqf"
@@ -540,4 +567,215 @@ nat_verify_sites() {
 		i=$((i + 1))
 	done
 	[ ${#bad[@]} -eq 0 ] || lab_die "natlab: sites not behaving as declared: ${bad[*]}"
+}
+
+# ----------------------------------------------------------- proxy sites
+#
+# Type "proxy": the router forwards nothing from the LAN (no NAT, forward
+# dropped, see nat_rules); a real Squid (Debian's squid 5.7) on the router,
+# listening on the LAN address port 3128 and connecting out from the WAN
+# address, is the only way out. The policy (nat_site --squid-policy, or
+# nat_squid_policy later) is one of:
+#   connect     CONNECT to any port; HTTP Upgrade offers forwarded
+#               (http_upgrade_request_protocols OTHER allow all)
+#   connect443  Debian's stock rules: CONNECT to port 443 only; Upgrade
+#               offers dropped (Squid's default)
+#   noconnect   CONNECT refused (403) to every port; Upgrade offers dropped;
+#               GET/POST to any port: the "common configuration" tund must
+#               get through with plain HTTP
+# Squid runs as its own PID (lab_bg, killed by the lab's trap) with every
+# file in $LAB_DIR/natlab/squid-NAME: squid.conf, cache.log, access.log,
+# squid.pid, core files, and its shared-memory segments (a bind mount over
+# /dev/shm inside the namespace's private mount namespace, so two proxy
+# sites never share Squid's "squid-cf__*.shm" names and none is left in the
+# host's /dev/shm). Squid refuses to run as root and drops to
+# cache_effective_user "proxy" before opening its logs, so the work dir is
+# given group proxy with g+x (traverse only). No name is ever resolved:
+# dns_nameservers is the router's own loopback, where nothing listens; use
+# IP literals. The router sends nothing but Squid's TCP to the outside.
+# labweb.py (public web server for these sites: /hello, /stream, /idle,
+# /post, /upgrade; and raw clients) runs on probe A, port NAT_WEB_PORT,
+# started with the first proxy site.
+
+NAT_WEB_PY=$NAT_SELF_DIR/labweb.py
+NAT_WEB_PORT=34790
+NAT_SQUID_PORT=3128
+NAT_SQUID_POLICIES="connect connect443 noconnect"
+declare -gA NAT_SQUID_PID=() NAT_SQUID_POLICY=()
+
+nat_squid_dir() { echo "$LAB_DIR/natlab/squid-$1"; }
+
+nat_proxy_known() {
+	nat_known "$1"
+	[ "${NAT_TYPE[$1]}" = proxy ] || lab_die "natlab: site $1 is not a proxy site"
+}
+
+# nat_proxy_addr NAME: the proxy as the site's hosts see it, "IP:PORT".
+nat_proxy_addr() {
+	nat_proxy_known "$1"
+	echo "$(nat_int2ip $((NAT_LANBASE[$1] + 1))):$NAT_SQUID_PORT"
+}
+
+# nat_proxy_log NAME: Squid's access.log ("squid" format: time, elapsed ms,
+# client, CODE/STATUS, bytes, METHOD, URL, -, HIER/peer, type). A line is
+# written when a transaction ends: a CONNECT tunnel's on its close.
+nat_proxy_log() { nat_proxy_known "$1"; echo "$(nat_squid_dir "$1")/access.log"; }
+nat_proxy_pid() { nat_proxy_known "$1"; echo "${NAT_SQUID_PID[$1]}"; }
+nat_proxy_policy() { nat_proxy_known "$1"; echo "${NAT_SQUID_POLICY[$1]}"; }
+
+# nat_squid_conf NAME POLICY: squid.conf for NAME's router.
+nat_squid_conf() {
+	local name=$1 policy=$2 dir lan
+	dir=$(nat_squid_dir "$name")
+	lan=$(nat_int2ip $((NAT_LANBASE[$name] + 1)))
+	cat <<-EOF
+	# Squid of natlab proxy site $name, policy $policy (natlab.sh)
+	http_port $lan:$NAT_SQUID_PORT
+	tcp_outgoing_address ${NAT_WAN[$name]}
+	visible_hostname $name-r.natlab.invalid
+	pid_filename $dir/squid.pid
+	cache_log $dir/cache.log
+	access_log stdio:$dir/access.log
+	cache_store_log none
+	netdb_filename none
+	coredump_dir $dir
+	cache deny all
+	cache_mem 8 MB
+	# Names are never resolved outside: the only name server is the
+	# router's loopback, where nothing listens; a name fails in ~3 s (502).
+	dns_nameservers 127.0.0.1
+	dns_timeout 2 seconds
+	dns_retransmit_interval 1 seconds
+	pinger_enable off
+	# Timeouts. Squid's defaults already let a long poll live: read_timeout
+	# (no byte from the server, also an idle CONNECT tunnel) 15 min,
+	# client_lifetime 1 day; they are stated to be visible, not changed.
+	# Shortened only so that the lab stays bounded: connecting to a dead
+	# server (default 1 min), finding a path (4 min), shutdown (30 s).
+	read_timeout 15 minutes
+	client_lifetime 1 day
+	connect_timeout 10 seconds
+	forward_timeout 20 seconds
+	shutdown_lifetime 1 seconds
+	acl lan src $(nat_int2ip "${NAT_LANBASE[$name]}")/${NAT_LANLEN[$name]}
+	EOF
+	case $policy in
+	connect) echo "http_upgrade_request_protocols OTHER allow all" ;;
+	connect443)
+		echo "acl SSL_ports port 443"
+		echo "http_access deny CONNECT !SSL_ports"
+		;;
+	noconnect) echo "http_access deny CONNECT" ;;
+	*) lab_die "natlab: unknown squid policy '$policy' (one of: $NAT_SQUID_POLICIES)" ;;
+	esac
+	echo "http_access allow lan"
+	echo "http_access deny all"
+}
+
+nat_squid_listening() {
+	[ -n "$(lab_exec "$(nat_router_ns "$1")" ss -Hltn "sport = :$NAT_SQUID_PORT")" ]
+}
+
+nat_squid_accepting() { grep -c 'Accepting HTTP Socket connections' "$(nat_squid_dir "$1")/cache.log"; }
+
+# nat_squid_reloaded NAME N: Squid has opened its port more than N times
+# and listens.
+nat_squid_reloaded() { [ "$(nat_squid_accepting "$1")" -gt "$2" ] && nat_squid_listening "$1"; }
+
+# nat_squid_start NAME POLICY: (internal, from nat_site) Squid in NAME's
+# router; returns once it listens. Also starts labweb.py on the probe.
+nat_squid_start() {
+	local name=$1 policy=$2 dir r
+	[[ " $NAT_SQUID_POLICIES " == *" $policy "* ]] ||
+		lab_die "natlab: unknown squid policy '$policy' (one of: $NAT_SQUID_POLICIES)"
+	lab_need squid squid
+	lab_need ss iproute2
+	id proxy >/dev/null 2>&1 || lab_die "natlab: no user 'proxy' (Debian's squid package makes it)"
+	dir=$(nat_squid_dir "$name")
+	mkdir -p "$dir/shm"
+	chgrp proxy "$LAB_DIR" "$LAB_DIR/natlab" && chmod g+x "$LAB_DIR" "$LAB_DIR/natlab" &&
+		chown proxy:proxy "$dir" "$dir/shm" || lab_die "natlab: cannot give user proxy $dir"
+	nat_squid_conf "$name" "$policy" >"$dir/squid.conf"
+	NAT_SQUID_POLICY[$name]=$policy
+	r=$(nat_router_ns "$name")
+	# shellcheck disable=SC2016 # $1, $2 are sh's
+	lab_bg "$r" "$dir/squid.out" sh -c 'mount --bind "$1" /dev/shm && exec squid -N -f "$2"' \
+		squid "$dir/shm" "$dir/squid.conf"
+	NAT_SQUID_PID[$name]=$LAB_LAST_PID
+	lab_wait_for 10 "squid of $name" nat_squid_listening "$name" ||
+		lab_die "natlab: squid of $name did not start; see $dir/cache.log: $(tail -n 5 "$dir/cache.log" "$dir/squid.out" 2>&1)"
+	nat_web_start
+}
+
+# nat_squid_policy NAME POLICY: rewrites NAME's squid.conf for POLICY and
+# makes Squid reload it (SIGHUP, as "squid -k reconfigure" does); returns
+# once it listens again (~0.1 s, during which new connections are refused).
+nat_squid_policy() {
+	local name=$1 policy=$2 n
+	nat_proxy_known "$name"
+	n=$(nat_squid_accepting "$name")
+	nat_squid_conf "$name" "$policy" >"$(nat_squid_dir "$name")/squid.conf"
+	NAT_SQUID_POLICY[$name]=$policy
+	kill -HUP "${NAT_SQUID_PID[$name]}" || lab_die "natlab: squid of $name is not running"
+	lab_wait_for 10 "squid of $name reconfigured" nat_squid_reloaded "$name" "$n" ||
+		lab_die "natlab: squid of $name did not come back; see $(nat_squid_dir "$name")/cache.log"
+}
+
+nat_web_up() { [ -n "$(lab_exec probe ss -Hltn "sport = :$NAT_WEB_PORT")" ]; }
+
+# nat_web_start: labweb.py on probe A (idempotent).
+nat_web_start() {
+	nat_web_up && return 0
+	lab_bg probe "$LAB_DIR/natlab/labweb.log" "$LAB_PY" "$NAT_WEB_PY" serve \
+		--addr "$NAT_PROBE_A" --port "$NAT_WEB_PORT"
+	lab_wait_for 10 "labweb on $NAT_PROBE_A:$NAT_WEB_PORT" nat_web_up ||
+		lab_die "natlab: labweb.py did not start: $(cat "$LAB_DIR/natlab/labweb.log")"
+}
+
+# nat_verify_proxy NAME: (nat_verify for a proxy site) from NAME's first
+# host: UDP and TCP straight to the probe get nothing; GET through the
+# proxy works and the web server sees the router's WAN address; CONNECT to
+# the probe's TCP port is answered per policy (200 and the probe sees the
+# WAN address, or 403). One summary line; 0 when all hold. About 1 s.
+nat_verify_proxy() {
+	local name=$1 h proxy wan policy t0 udp_pid out code text rc=0 seqf seq direct=nothing problems=()
+	h=$(nat_host_ns "$name")
+	proxy=$(nat_proxy_addr "$name")
+	wan=${NAT_WAN[$name]}
+	policy=${NAT_SQUID_POLICY[$name]}
+	seqf=$LAB_DIR/natlab/$name.probeseq
+	seq=$(cat "$seqf" 2>/dev/null || echo 0)
+	echo $((seq + 1)) >"$seqf"
+	[ "$seq" -lt 1000 ] || lab_die "natlab: too many self-checks of $name"
+	t0=$(lab_now_ms)
+	lab_exec "$h" "$LAB_PY" "$NAT_PROBE_PY" map --sport $((NAT_PROBE_SPORT0 + seq)) \
+		--server "$NAT_PROBE_A" --port "$NAT_PROBE_P1" >"$seqf.udp" 2>&1 &
+	udp_pid=$!
+	# Dropped silently: the connect times out (124), neither works nor is refused.
+	lab_exec "$h" timeout 1 bash -c "exec 3<>/dev/tcp/$NAT_PROBE_A/$NAT_PROBE_TCP" 2>/dev/null || rc=$?
+	[ "$rc" = 124 ] || { problems+=("direct TCP to the probe: exit $rc, expected a timeout"); direct=something; }
+	if wait "$udp_pid"; then
+		problems+=("direct UDP to the probe answered")
+		direct=something
+	elif ! grep -q 'no answer' "$seqf.udp"; then
+		problems+=("UDP probe: $(cat "$seqf.udp")")
+	fi
+	out=$(lab_exec "$h" "$LAB_PY" "$NAT_WEB_PY" get --proxy "$proxy" \
+		"http://$NAT_PROBE_A:$NAT_WEB_PORT/hello?verify=$name" 2>&1) || true
+	[ "$out" = "200 hello $wan" ] || problems+=("GET via proxy: '${out//$'\n'/ }', expected '200 hello $wan'")
+	out=$(lab_exec "$h" "$LAB_PY" "$NAT_WEB_PY" connect --proxy "$proxy" \
+		--target "$NAT_PROBE_A:$NAT_PROBE_TCP" 2>&1) || true
+	code=${out%%$'\n'*}
+	case $policy in
+	connect)
+		[[ $out == $'200\nnatprobe1 SEEN - '"$wan "* ]] ||
+			problems+=("CONNECT: '${out//$'\n'/ }', expected 200 and the probe seeing $wan") ;;
+	*) [ "$out" = 403 ] || problems+=("CONNECT: '${out//$'\n'/ }', expected 403") ;;
+	esac
+	text="direct UDP and TCP get $direct, GET via $proxy seen from $wan, CONNECT to port $NAT_PROBE_TCP: $code"
+	if [ ${#problems[@]} -gt 0 ]; then
+		echo "natlab: site $name proxy ($policy): $text  [MISMATCH: $(IFS=';'; echo "${problems[*]}")] ($(($(lab_now_ms) - t0)) ms)"
+		return 1
+	fi
+	echo "natlab: site $name proxy ($policy): $text  [ok] ($(($(lab_now_ms) - t0)) ms)"
 }

@@ -38,9 +38,33 @@
 #     pings the probe with an RTT of at least 80 ms (SKIP, not PASS, when
 #     $TUND_BIN_DIR/linkem is not built)
 #
+# Proxy-only sites (type "proxy": Squid on the router is the only way out):
+#   p-con  --squid-policy connect    site 13   web also serves :443, :3478
+#   p-noc  --squid-policy noconnect  site 14   labweb.py on probe A :34790
+#  10 both verify (nat_verify_sites); p-noc running port-restricted rules
+#     does not (MISMATCH), and does again once restored
+#  11 curl through the proxy reaches the web server, which sees the WAN
+#     address; curl and UDP straight to the internet get nothing
+#  12 CONNECT to ports 8080, 443, 3478: 200 and the page through the tunnel
+#     (connect), 403 (noconnect); access.log says TCP_TUNNEL / TCP_DENIED
+#  13 GET with "Upgrade: tund-relay/1": 101 and an echo through the
+#     upgraded connection (connect); the server gets no Upgrade header and
+#     its 426 comes back (noconnect)
+#  14 no buffering: a chunked response written 6 x 300 ms apart arrives
+#     piece by piece (first piece before the last is sent, each within
+#     250 ms); a POST with Content-Length written in 6 pieces 300 ms apart
+#     reaches the server piece by piece (each within 250 ms)
+#  15 a GET whose response is idle for 62 s in the middle (started at build
+#     time, running alongside the other checks) completes through both
+#  16 nat_squid_policy turns p-noc into connect (CONNECT 200, Upgrade 101)
+#     and back (403), while it runs
+#  17 nothing but TCP left either proxy router's WAN during checks 11-16,
+#     a request for a name included (Squid answers 502, sends no DNS out);
+#     the capture does show a ping from the router (positive control)
+#
 # Needs root; without it prints SKIP and exits 77. Debian packages used:
-# iproute2, nftables, curl, python3, conntrack, iputils-ping. LAB_KEEP=1
-# leaves the lab up.
+# iproute2, nftables, curl, python3, conntrack, iputils-ping, squid,
+# tcpdump. LAB_KEEP=1 leaves the lab up. Takes about 70 s (check 15).
 
 set -euo pipefail
 
@@ -55,6 +79,8 @@ lab_need nft nftables
 lab_need curl curl
 lab_need conntrack conntrack
 lab_need ping iputils-ping
+lab_need squid squid
+lab_need tcpdump tcpdump
 [ -x "$LAB_PY" ] || lab_need "$LAB_PY" python3
 
 WEB=198.51.100.80
@@ -69,6 +95,10 @@ lab_init natlab
 T_INIT=0
 T_CLIENTS=0
 T_SERVERS=0
+T_PROXIES=0
+PROXY_SITES=(p-con p-noc)
+LONG_IDLE=62
+declare -A CAP_PID=()
 
 build_lab() {
 	local t0 type
@@ -94,7 +124,63 @@ build_lab() {
 		nat_site "s-${NAT_SHORT[$type]}" "$type" --no-check
 	done
 	T_SERVERS=$(($(lab_now_ms) - t0))
+
+	t0=$(lab_now_ms)
+	nat_site p-con proxy --squid-policy connect --no-check
+	nat_site p-noc proxy --squid-policy noconnect --no-check
+	T_PROXIES=$(($(lab_now_ms) - t0))
+	# CONNECT targets on the ports a tund relay would use.
+	lab_http_serve web "$LAB_DIR/www" 443 || lab_die "web server :443 did not start"
+	lab_http_serve web "$LAB_DIR/www" 3478 || lab_die "web server :3478 did not start"
+	proxy_long_get_start
 }
+
+# ----------------------------------------------------- proxy-site helpers
+
+WEB2="http://$NAT_PROBE_A:$NAT_WEB_PORT"
+
+# proxy_capture_start: a capture of everything but TCP on each proxy
+# router's WAN, for check 17; started after check 10, whose negative control
+# lets UDP out on purpose.
+proxy_capture_start() {
+	local site
+	for site in "${PROXY_SITES[@]}"; do
+		lab_capture_start "$(nat_router_ns "$site")" wan "$LAB_DIR/$site-wan.pcap" ip and not tcp ||
+			lab_die "tcpdump on the WAN of $site did not start"
+		CAP_PID[$site]=$LAB_LAST_PID
+	done
+}
+
+# proxy_long_get_start: the GETs of check 15, in the background from the
+# start so that their wait overlaps the other checks.
+proxy_long_get_start() {
+	local site
+	for site in "${PROXY_SITES[@]}"; do
+		{
+			lab_exec "$site" curl -sN --max-time 120 -x "http://$(nat_proxy_addr "$site")" \
+				"$WEB2/idle?secs=$LONG_IDLE"
+			echo "curl-exit $?"
+		} >"$LAB_DIR/$site-long.out" 2>&1 &
+	done
+}
+
+# via SITE CURL_ARGS...: curl on SITE's host through its proxy.
+via() {
+	local site=$1
+	shift
+	lab_exec "$site" curl -s --max-time 5 -x "http://$(nat_proxy_addr "$site")" "$@"
+}
+
+# labweb SITE CMD ARGS...: labweb.py as a client (get, connect, upgrade,
+# post) on SITE's host, through its proxy.
+labweb() {
+	local site=$1 cmd=$2
+	shift 2
+	lab_exec "$site" "$LAB_PY" "$NAT_WEB_PY" "$cmd" --proxy "$(nat_proxy_addr "$site")" "$@"
+}
+
+# in_log SITE REGEX: a line of SITE's Squid access.log matches.
+in_log() { grep -Eq "$2" "$(nat_proxy_log "$1")"; }
 
 # ------------------------------------------------------------- checks
 
@@ -299,6 +385,171 @@ check_uplink_delay() {
 	[ -n "$rtt" ] && [ "${rtt%.*}" -ge 80 ]
 }
 
+check_proxy_verify() {
+	local out
+	note "two proxy sites built (Squid started, not yet verified): $T_PROXIES ms"
+	out=$( (nat_verify_sites "${PROXY_SITES[@]}") 2>&1) || { note "$out"; return 1; }
+	note "$out"
+	[ "$(grep -c '\[ok\]' <<<"$out")" -eq 2 ] || return 1
+	# Negative control: a proxy site whose router masquerades like a home
+	# router must fail its self-check; restored, it passes.
+	nat_apply_rules p-noc port-restricted
+	out=$(nat_verify p-noc 2>&1) && { note "p-noc passed with port-restricted rules: $out"; nat_apply_rules p-noc proxy; return 1; }
+	note "with port-restricted rules: $out"
+	nat_apply_rules p-noc proxy
+	grep -q 'MISMATCH: direct TCP.*direct UDP to the probe answered' <<<"$out" || return 1
+	out=$(nat_verify p-noc 2>&1) || { note "restored, p-noc does not verify: $out"; return 1; }
+}
+
+check_proxy_only_way() {
+	local ok=0 site body rc
+	for site in "${PROXY_SITES[@]}"; do
+		body=$(via "$site" "http://$WEB:$HTTP/hello.txt?site=$site") || body=
+		if [ "$body" != hello ]; then
+			note "$site: curl through $(nat_proxy_addr "$site") failed"
+			ok=1
+		elif ! grep -q "^$(nat_public_addr "$site") .*GET /hello.txt?site=$site " "$LAB_DIR/http-web-$HTTP.log"; then
+			note "$site: the web server did not log it from $(nat_public_addr "$site")"
+			ok=1
+		else
+			note "$site: curl -x $(nat_proxy_addr "$site"): hello, seen from $(nat_public_addr "$site")"
+		fi
+		rc=0
+		lab_exec "$site" curl -s -o /dev/null --max-time 2 "http://$WEB:$HTTP/hello.txt" || rc=$?
+		[ "$rc" = 28 ] || { note "$site: direct curl ended with $rc, expected 28 (timeout)"; ok=1; }
+		if nat_probe_map "$site" 46040 >/dev/null 2>&1; then
+			note "$site: direct UDP to the probe was answered"
+			ok=1
+		fi
+		[ "$ok" = 1 ] || note "$site: direct curl times out (rc 28), direct UDP unanswered"
+	done
+	return "$ok"
+}
+
+# connect_to SITE PORT: "HTTP_CONNECT_CODE CURL_EXIT BODY" for curl -p (a
+# CONNECT tunnel, then GET inside it) to the web server's PORT.
+connect_to() {
+	local out rc=0
+	out=$(via "$1" -p -w ' %{http_connect}' "http://$WEB:$2/hello.txt") || rc=$?
+	echo "${out##* } $rc ${out% *}"
+}
+
+check_proxy_connect() {
+	local ok=0 port got
+	for port in $HTTP 443 3478; do
+		got=$(connect_to p-con "$port")
+		note "p-con CONNECT $WEB:$port: status, curl exit, body: $got"
+		[ "$got" = "200 0 hello" ] || ok=1
+		in_log p-con "TCP_TUNNEL/200 .* CONNECT $WEB:$port " || { note "p-con: no TCP_TUNNEL/200 line for port $port"; ok=1; }
+		got=$(connect_to p-noc "$port")
+		note "p-noc CONNECT $WEB:$port: status, curl exit, body: $got"
+		[ "${got% *}" = "403 56" ] || ok=1
+		in_log p-noc "TCP_DENIED/403 .* CONNECT $WEB:$port " || { note "p-noc: no TCP_DENIED/403 line for port $port"; ok=1; }
+	done
+	return "$ok"
+}
+
+check_proxy_upgrade() {
+	local ok=0 got
+	got=$(labweb p-con upgrade "$WEB2/upgrade?site=p-con" 2>&1)
+	note "p-con: $got"
+	[ "$got" = "101 echo ok" ] || ok=1
+	grep -q "^$(nat_public_addr p-con) GET /upgrade?site=p-con upgrade=tund-relay/1\$" "$LAB_DIR/natlab/labweb.log" ||
+		{ note "p-con: the server did not get the Upgrade header"; ok=1; }
+	in_log p-con "TCP_TUNNEL/101 .* GET $WEB2/upgrade" || { note "p-con: no TCP_TUNNEL/101 line"; ok=1; }
+	got=$(labweb p-noc upgrade "$WEB2/upgrade?site=p-noc" 2>&1)
+	note "p-noc: $got"
+	[[ $got == "426 no upgrade offered (Upgrade: -,"* ]] || ok=1
+	grep -q "^$(nat_public_addr p-noc) GET /upgrade?site=p-noc upgrade=-\$" "$LAB_DIR/natlab/labweb.log" ||
+		{ note "p-noc: the server's log does not show a request without Upgrade"; ok=1; }
+	in_log p-noc "TCP_MISS/426 .* GET $WEB2/upgrade" || { note "p-noc: no TCP_MISS/426 line"; ok=1; }
+	return "$ok"
+}
+
+# stream_times SITE: "FIRST_ARRIVAL LAST_SENT MAX_LAG COUNT" for a chunked
+# response of 6 pieces 300 ms apart through SITE's proxy (times in s).
+stream_times() {
+	local line
+	via "$1" -N "$WEB2/stream?n=6&ms=300" | while IFS= read -r line; do
+		echo "$EPOCHREALTIME $line"
+	done | awk '$2 == "chunk" { n++; if (n == 1) first = $1; last = $4
+		if ($1 - $4 > lag) lag = $1 - $4 }
+		END { printf "%.6f %.6f %.3f %d\n", first, last, lag, n }'
+}
+
+check_proxy_streaming() {
+	local ok=0 site first last lag n post
+	for site in "${PROXY_SITES[@]}"; do
+		read -r first last lag n <<<"$(stream_times "$site")"
+		note "$site: 6 chunks 300 ms apart: got $n, first arrived $(awk -v a="$first" -v b="$last" \
+			'BEGIN { printf "%.0f", (b - a) * 1000 }') ms before the last was sent, largest lag $lag s"
+		awk -v a="$first" -v b="$last" -v l="$lag" -v n="$n" 'BEGIN { exit !(n == 6 && a < b && l < 0.25) }' || ok=1
+		post=$(labweb "$site" post --pieces 6 --gap-ms 300 "$WEB2/post" 2>&1)
+		note "$site: POST with Content-Length, body in 6 pieces 300 ms apart: server says '$post' (lag: largest arrival - sending, s)"
+		[[ $post =~ ^200\ got\ 186\ lag\ ([0-9.]+)$ ]] &&
+			awk -v l="${BASH_REMATCH[1]}" 'BEGIN { exit !(l < 0.25) }' || ok=1
+	done
+	return "$ok"
+}
+
+check_proxy_long_get() {
+	local ok=0 site f start end
+	for site in "${PROXY_SITES[@]}"; do
+		f=$LAB_DIR/$site-long.out
+		lab_wait_for $((LONG_IDLE + 60)) "the long GET through $site" grep -q curl-exit "$f" || true
+		start=$(awk '$1 == "start" { print $2 }' "$f")
+		end=$(awk '$1 == "end" { print $2 }' "$f")
+		note "$site: $(tr '\n' ' ' <"$f")"
+		if ! grep -q '^curl-exit 0$' "$f" || [ -z "$start" ] || [ -z "$end" ] ||
+			! awk -v a="$start" -v b="$end" -v t="$LONG_IDLE" 'BEGIN { exit !(b - a >= t) }'; then
+			note "$site: the GET did not complete after $LONG_IDLE s idle"
+			ok=1
+		else
+			note "$site: complete after $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }') s with nothing sent in between"
+		fi
+	done
+	return "$ok"
+}
+
+check_proxy_policy_switch() {
+	local ok=0 t0 got
+	t0=$(lab_now_ms)
+	nat_squid_policy p-noc connect
+	note "p-noc -> connect: $(($(lab_now_ms) - t0)) ms"
+	got=$(connect_to p-noc 443)
+	note "p-noc CONNECT :443: $got"
+	[ "$got" = "200 0 hello" ] || ok=1
+	got=$(labweb p-noc upgrade "$WEB2/upgrade" 2>&1)
+	note "p-noc Upgrade: $got"
+	[ "$got" = "101 echo ok" ] || ok=1
+	t0=$(lab_now_ms)
+	nat_squid_policy p-noc noconnect
+	note "p-noc -> noconnect: $(($(lab_now_ms) - t0)) ms"
+	got=$(connect_to p-noc 443)
+	note "p-noc CONNECT :443: $got"
+	[ "${got% *}" = "403 56" ] || ok=1
+	[ "$(nat_proxy_policy p-noc)" = noconnect ] || ok=1
+	return "$ok"
+}
+
+check_proxy_no_udp_out() {
+	local ok=0 site code n pings
+	for site in "${PROXY_SITES[@]}"; do
+		code=$(via "$site" -o /dev/null -w '%{http_code}' "http://tund.invalid/") || true
+		note "$site: GET http://tund.invalid/ through the proxy: $code"
+		[ "$code" = 502 ] || ok=1
+		# Positive control: the capture does see the router's own ping.
+		lab_exec "$(nat_router_ns "$site")" ping -c 1 -W 1 -q "$WEB" >/dev/null || ok=1
+		lab_capture_stop "${CAP_PID[$site]}"
+		n=$(tcpdump -nr "$LAB_DIR/$site-wan.pcap" not icmp 2>/dev/null | wc -l)
+		pings=$(tcpdump -nr "$LAB_DIR/$site-wan.pcap" icmp 2>/dev/null | wc -l)
+		note "$site: on the router's WAN since check 10: $n non-TCP IP packets but the control ping's $pings"
+		[ "$n" = 0 ] && [ "$pings" = 2 ] ||
+			{ tcpdump -nr "$LAB_DIR/$site-wan.pcap" 2>/dev/null | head -n 5 | sed 's/^/    /'; ok=1; }
+	done
+	return "$ok"
+}
+
 # --------------------------------------------------------------- main
 
 build_lab
@@ -316,6 +567,15 @@ else
 	echo "SKIP 9 site behind a delayed uplink: $TUND_BIN_DIR/linkem not built (cmake --build <dir> --target linkem) or tests/e2e/linkem.sh missing"
 	N_SKIP=$((N_SKIP + 1))
 fi
+run_check "10 proxy sites verify" check_proxy_verify
+proxy_capture_start
+run_check "11 only the proxy gets out" check_proxy_only_way
+run_check "12 CONNECT per policy" check_proxy_connect
+run_check "13 Upgrade: tund-relay/1 per policy" check_proxy_upgrade
+run_check "14 streaming through the proxy" check_proxy_streaming
+run_check "15 a GET idle for ${LONG_IDLE} s through the proxy" check_proxy_long_get
+run_check "16 nat_squid_policy" check_proxy_policy_switch
+run_check "17 nothing but TCP out of the proxy routers" check_proxy_no_udp_out
 
 echo "natlab: $N_PASS passed, $N_FAIL failed, $N_SKIP skipped"
 if [ "$N_FAIL" -ne 0 ]; then
