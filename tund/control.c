@@ -9,11 +9,14 @@
 #include <string.h>
 
 #include "ctlsock.h"
+#include "dialer.h"
 #include "daemon.h"
 #include "medlink.h"
 #include "netcheck.h"
 #include "peer.h"
+#include "path.h"
 #include "punch.h"
+#include "relaylink.h"
 #include "resolve.h"
 #include "status.h"
 #include "timers.h"
@@ -50,11 +53,15 @@ static void fill_counters(struct status *st, const struct daemon *d)
 }
 
 /* lan: the endpoint is on one of our own subnets; direct: elsewhere;
+ * relay / tcp: a stream path;
  * "no path": punching for a while without a handshake. */
 static const char *path_name(const struct daemon *d, const struct peer *p, uint64_t now)
 {
-	if (timers_session_alive(d, p->cur, now) && p->has_endpoint)
+	if (timers_session_alive(d, p->cur, now) && p->has_endpoint) {
+		if (p->conn)
+			return path_kind_name(p->path);
 		return punch_is_lan(d, p->endpoint.addr) ? "lan" : "direct";
+	}
 	if (p->punching && now - p->punch_started_ms >= TIMERS_NO_PATH_MS)
 		return "no path";
 	return "none";
@@ -73,6 +80,11 @@ static void fill_peer(struct status_peer *sp, const struct daemon *d, const stru
 	snprintf(sp->path, sizeof(sp->path), "%s", path_name(d, p, now));
 	resolve_describe(p, sp->state, sizeof(sp->state), sp->error, sizeof(sp->error));
 	punch_format(p, sp->candidates, sizeof(sp->candidates));
+	path_describe(p, sp->path_detail, sizeof(sp->path_detail), sp->standby, sizeof(sp->standby),
+		      sp->last_switch, sizeof(sp->last_switch));
+	sp->switches = p->switches;
+	if (!sp->error[0] && p->relay_error[0] && !timers_session_alive(d, p->cur, now))
+		snprintf(sp->error, sizeof(sp->error), "%s", p->relay_error);
 	if (!sp->error[0] && !strcmp(sp->path, "no path"))
 		snprintf(sp->error, sizeof(sp->error), "no path: no handshake through any of %u "
 			 "candidate(s) after %llu s", p->n_cands,
@@ -87,6 +99,23 @@ static void fill_peer(struct status_peer *sp, const struct daemon *d, const stru
 	sp->rtt_us = p->rtt_us;
 }
 
+/* relay_state: off (no relay known), pool IDLE/WANTED on a publishing
+ * tund, ready on a client. */
+static void fill_relay(struct status *st, const struct daemon *d)
+{
+	if (!d->relay || !relaylink_known(d->relay))
+		snprintf(st->relay_state, sizeof(st->relay_state), "off");
+	else if (d->cfg.publish && d->cfg.relay_pool)
+		snprintf(st->relay_state, sizeof(st->relay_state), "pool %u/%u",
+			 relaylink_pool_idle(d->relay) % 100, d->cfg.relay_pool % 100); /* both <= 64 */
+	else
+		snprintf(st->relay_state, sizeof(st->relay_state), "ready");
+	if (d->relay)
+		relaylink_describe(d->relay, st->relay, sizeof(st->relay));
+	if (d->dialer)
+		dialer_describe(d->dialer, st->proxy, sizeof(st->proxy));
+}
+
 static int fill_status(struct status *st, const struct daemon *d)
 {
 	memset(st, 0, sizeof(*st));
@@ -98,6 +127,7 @@ static int fill_status(struct status *st, const struct daemon *d)
 	snprintf(st->address, sizeof(st->address), "%s/%u", a, d->cfg.prefix_len);
 	st->listen_port = d->udp.port;
 	snprintf(st->mediator_state, sizeof(st->mediator_state), "%s", medlink_state_name(d->med));
+	fill_relay(st, d);
 	if (d->med)
 		medlink_describe(d->med, st->mediator, sizeof(st->mediator));
 	fill_counters(st, d);

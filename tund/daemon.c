@@ -16,8 +16,11 @@
 #include "answer.h"
 #include "ctlsock.h"
 #include "log.h"
+#include "dialer.h"
 #include "medlink.h"
 #include "netcheck.h"
+#include "relaylink.h"
+#include "tconn.h"
 #include "peer.h"
 #include "resolve.h"
 #include "timers.h"
@@ -77,19 +80,25 @@ static int add_routes(struct daemon *d)
 	return rc;
 }
 
-/* The mediator link, the server's answers and the resolvers of peers
- * found by system; netcheck exists either way (it explains its absence). */
+/* The dialer (TCP through proxies), the mediator link, the server's
+ * answers, the resolvers of peers found by system and the relay link;
+ * netcheck exists either way (it explains its absence). */
 static int start_mediator(struct daemon *d, char *err, size_t errlen)
 {
-	int rc = netcheck_new(&d->netcheck, d);
+	int rc = dialer_new(&d->dialer, d, err, errlen);
+	if (rc)
+		return rc;
+	rc = netcheck_new(&d->netcheck, d);
 	if (!rc && d->cfg.publish)
 		rc = answers_new(&d->answers, d);
 	if (!rc)
 		rc = medlink_new(&d->med, d);
 	for (size_t i = 0; i < peers_count(d->peers) && !rc; i++)
 		rc = resolve_attach(d, peers_at(d->peers, i));
+	if (!rc)
+		rc = relaylink_new(&d->relay, d);
 	if (rc)
-		snprintf(err, errlen, "cannot start the mediator link: %s", strerror(-rc));
+		snprintf(err, errlen, "cannot start the mediator and relay links: %s", strerror(-rc));
 	return rc;
 }
 
@@ -189,8 +198,13 @@ void daemon_stop(struct daemon *d)
 	d->netcheck = NULL;
 	answers_close(d->answers);
 	d->answers = NULL;
+	relaylink_close(d->relay);
+	d->relay = NULL;
 	medlink_close(d->med);
 	d->med = NULL;
+	tconn_close_all(d, NULL, NULL);
+	dialer_free(d->dialer); /* after every link it made is closed */
+	d->dialer = NULL;
 	if (d->ctl)
 		ctlsock_close(d->ctl, NULL, NULL);
 	d->ctl = NULL;

@@ -4,10 +4,13 @@
  * UDP socket, peer table, rate limiter, control socket) and the daemon-wide
  * counters; each module owns its own internals.
  *
- * Data flow:  TUN --send.c--> encrypt --udp.c--> network
- *             network --udp.c--> receive.c: demux, handshake or decrypt
- *                                 --xlate--> TUN
+ * Data flow:  TUN --send.c--> encrypt --path.c--> udp.c or tconn.c --> network
+ *             network --udp.c / tconn.c--> receive.c: demux, handshake or
+ *                                 decrypt --xlate--> TUN
  *                                 STUN-framed --> medlink.c
+ * Paths: path.c keeps every way to a peer (UDP candidates, relay
+ *        sessions via relaylink.c, all streams via tconn.c over tlink.c,
+ *        dialled by dialer.c) and picks the one packets take.
  * Finding peers: medlink.c (mediator link) -> resolve.c (client asks)
  *                / answer.c (server answers) -> punch.c (candidates)
  */
@@ -32,6 +35,9 @@ struct ctl_conn;
 struct medlink;
 struct answers;
 struct netcheck;
+struct dialer;
+struct relaylink;
+struct tconn;
 
 /* Daemon-wide drop and event counters; reported by `tunctl status`. */
 struct tund_counters {
@@ -65,6 +71,9 @@ struct daemon {
 	struct medlink *med;          /* NULL without a mediator */
 	struct answers *answers;      /* server side of mediated connects */
 	struct netcheck *netcheck;
+	struct dialer *dialer;        /* TCP services through whatever the network allows */
+	struct relaylink *relay;      /* NULL without a relay (configured or learned) */
+	struct tconn *tconns;         /* every stream path (tconn.h) */
 	uv_signal_t sig_int, sig_term, sig_hup;
 	bool signals_started;
 	unsigned time_scale;          /* test builds: protocol ages divided by this */
@@ -81,6 +90,10 @@ void send_queued(struct daemon *d, struct peer *p);
 
 /* receive.c */
 void receive_udp_readable(struct daemon *d);
+/* One datagram from any path (the UDP socket or a stream path); buf is
+ * decrypted in place. */
+struct pathref;
+void receive_packet(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from);
 
 /* control.c: answers control socket requests. */
 void control_request_cb(void *data, struct ctl_conn *conn, int argc, char **argv);

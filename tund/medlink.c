@@ -1,15 +1,16 @@
 /*
  * medlink.c - see medlink.h. One state machine for the TCP connection:
  *
- *   WAIT --timer--> RESOLVING --getaddrinfo--> CONNECTING --connect-->
+ *   WAIT --timer--> RESOLVING --getaddrinfo--> CONNECTING --dial up-->
  *   (publishing) CHALLENGE --NONCE--> REGISTERING --REGISTER ok--> UP
  *   (client)     UP
  *
  * and any error or close goes back to WAIT with the next backoff delay
- * (or to IDLE for a client nobody needs). The libuv handles are embedded
- * in struct medlink; the TCP handle is re-initialized for each attempt and
- * only after the previous one's close callback ran. The object is freed
- * when its last handle is closed.
+ * (or to IDLE for a client nobody needs). The stream is a tlink the
+ * daemon's dialer (dialer.h) found: straight to the mediator, through the
+ * HTTP proxy, or through the relay's gateway to the mediator when a relay
+ * is configured; each attempt is a new dial. The timers are embedded in
+ * struct medlink, which is freed when its last handle is closed.
  */
 #include "medlink.h"
 
@@ -24,10 +25,13 @@
 
 #include "answer.h"
 #include "daemon.h"
+#include "dialer.h"
 #include "log.h"
 #include "medproto.h"
 #include "netcheck.h"
 #include "punch.h"
+#include "relaylink.h"
+#include "relayproto.h"
 #include "resolve.h"
 #include "stun.h"
 #include "timers.h"
@@ -51,10 +55,8 @@ struct medlink {
 	bool have_addr;
 	struct endpoint addr;          /* the mediator's main port */
 
-	uv_tcp_t tcp;
-	bool tcp_open;                 /* initialized and not yet closed */
-	bool tcp_closing;
-	uv_connect_t connect_req;
+	struct dial *dial;             /* CONNECTING */
+	struct tlink *link;            /* the stream once the dial is up */
 	uv_getaddrinfo_t gai;
 	bool gai_running;
 	uv_timer_t timer;              /* backoff, connect deadline, keepalive */
@@ -93,10 +95,6 @@ static void set_state(struct medlink *m, enum state s)
 static void handle_closed_cb(uv_handle_t *h)
 {
 	struct medlink *m = h->data;
-	if (h == (uv_handle_t *)&m->tcp) {
-		m->tcp_open = false;
-		m->tcp_closing = false;
-	}
 	if (--m->handles == 0 && m->closing) {
 		sodium_memzero(m, sizeof(*m));
 		free(m);
@@ -110,37 +108,13 @@ static bool wanted(const struct medlink *m)
 
 /* ------------------------------------------------------------ sending */
 
-struct wreq {
-	uv_write_t req;
-	uint8_t data[];
-};
-
-static void write_cb(uv_write_t *req, int status)
-{
-	struct medlink *m = req->data;
-	free(req);
-	if (status < 0 && status != UV_ECANCELED && m->tcp_open && !m->tcp_closing)
-		tcp_drop(m, uv_strerror(status));
-}
-
 int medlink_send_tcp(struct medlink *m, const uint8_t *buf, size_t len)
 {
-	if (!m || m->state < CHALLENGE || !m->tcp_open || m->tcp_closing)
+	if (!m || m->state < CHALLENGE || !m->link)
 		return -ENOTCONN;
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&m->tcp) > WRITE_QUEUE_MAX)
+	if (tlink_queued(m->link) > WRITE_QUEUE_MAX)
 		return -ENOBUFS;
-	struct wreq *w = malloc(sizeof(*w) + len);
-	if (!w)
-		return -ENOMEM;
-	memcpy(w->data, buf, len);
-	w->req.data = m;
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
-	int rc = uv_write(&w->req, (uv_stream_t *)&m->tcp, &b, 1, write_cb);
-	if (rc < 0) {
-		free(w);
-		return rc;
-	}
-	return 0;
+	return tlink_write(m->link, buf, len);
 }
 
 int medlink_send_udp(struct medlink *m, const uint8_t *buf, size_t len, uint16_t port)
@@ -170,7 +144,7 @@ uint64_t medlink_rtt_ms(const struct medlink *m)
 
 bool medlink_tcp_up(const struct medlink *m)
 {
-	return m && m->state >= CHALLENGE && m->tcp_open && !m->tcp_closing;
+	return m && m->state >= CHALLENGE && m->link;
 }
 
 /* ---------------------------------------------------- registration */
@@ -261,6 +235,15 @@ static void ka_timer_cb(uv_timer_t *h)
 
 /* ------------------------------------------------------- receiving */
 
+void medlink_learn_relay(struct daemon *d, const struct medmsg *mm)
+{
+	if (!mm->has_relay || !mm->has_relay_key || !d->relay)
+		return;
+	char host[ADDR_STR_LEN];
+	addr_format(host, mm->relay_addr.addr);
+	relaylink_learn(d->relay, host, mm->relay_addr.port, mm->relay_key);
+}
+
 static void on_registered(struct medlink *m, const struct medmsg *mm)
 {
 	char id[UUID_STR_LEN + 1 + MEDPROTO_SERVER_ID_MAX + 1];
@@ -275,6 +258,7 @@ static void on_registered(struct medlink *m, const struct medmsg *mm)
 	} else {
 		log_info("mediator: registered as %s", id);
 	}
+	medlink_learn_relay(m->d, mm);
 	uv_timer_start(&m->ka_timer, ka_timer_cb, MEDLINK_KEEPALIVE_MS, 0);
 }
 
@@ -348,29 +332,16 @@ void medlink_udp_input(struct daemon *d, const uint8_t *buf, size_t len, const s
 	input(m, &sm, false, src);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Splits the stream into STUN messages (RFC 8489 §6.2.2). False when the
+ * link was dropped on the way. */
+static bool stream_frames(struct medlink *m)
 {
-	struct medlink *m = h->data;
-	(void)suggested;
-	*buf = uv_buf_init((char *)m->in + m->in_len, (unsigned)(sizeof(m->in) - m->in_len));
-}
-
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct medlink *m = s->data;
-	(void)buf;
-	if (nread < 0) {
-		tcp_drop(m, nread == UV_EOF ? "the mediator closed the connection" : uv_strerror((int)nread));
-		return;
-	}
-	m->in_len += (size_t)nread;
-	m->last_rx_ms = now_ms(m);
 	size_t off = 0;
-	while (m->tcp_open && !m->tcp_closing) {
+	while (m->link) {
 		int fl = stun_frame_len(m->in + off, m->in_len - off);
 		if (fl < 0) {
 			tcp_drop(m, "the mediator sent something that is not STUN");
-			return;
+			return false;
 		}
 		if (fl == 0 || (size_t)fl > m->in_len - off)
 			break;
@@ -381,10 +352,30 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			m->d->cnt.mediator_bad++;
 		off += (size_t)fl;
 	}
-	if (!m->tcp_open || m->tcp_closing)
-		return;
+	if (!m->link)
+		return false;
 	memmove(m->in, m->in + off, m->in_len - off);
 	m->in_len -= off;
+	return true;
+}
+
+static void link_data(void *arg, struct tlink *l, const uint8_t *buf, size_t len)
+{
+	struct medlink *m = arg;
+	m->last_rx_ms = now_ms(m);
+	/* A whole message fits in half of in[] (STUN_MAX_MSG), so every pass
+	 * makes room. */
+	while (len && m->link) {
+		size_t k = sizeof(m->in) - m->in_len;
+		if (k > len)
+			k = len;
+		memcpy(m->in + m->in_len, buf, k);
+		m->in_len += k;
+		buf += k;
+		len -= k;
+		if (!stream_frames(m))
+			return;
+	}
 }
 
 /* ------------------------------------------------------ connecting */
@@ -399,10 +390,10 @@ static void tcp_drop(struct medlink *m, const char *why)
 			log_debug("mediator: %s", why);
 	}
 	uv_timer_stop(&m->ka_timer);
-	if (m->tcp_open && !m->tcp_closing) {
-		m->tcp_closing = true;
-		uv_close((uv_handle_t *)&m->tcp, handle_closed_cb);
-	}
+	dial_cancel(m->dial);
+	m->dial = NULL;
+	tlink_close(m->link);
+	m->link = NULL;
 	m->in_len = 0;
 	if (m->closing)
 		return;
@@ -414,20 +405,17 @@ static void tcp_drop(struct medlink *m, const char *why)
 	resolve_link_changed(m->d);
 }
 
-static void connect_cb(uv_connect_t *req, int status)
+static void link_up(void *arg, struct tlink *l)
 {
-	struct medlink *m = req->data;
-	if (m->closing || status == UV_ECANCELED)
-		return;
-	if (status < 0) {
-		tcp_drop(m, uv_strerror(status));
-		return;
-	}
+	struct medlink *m = arg;
+	m->dial = NULL;
+	m->link = l;
 	m->rtt_ms = (int64_t)(now_ms(m) - m->connect_started_ms);
 	m->last_rx_ms = now_ms(m);
-	uv_read_start((uv_stream_t *)&m->tcp, alloc_cb, read_cb);
 	if (m->d->cfg.publish) {
 		send_nonce_request(m);
+		if (!m->link)
+			return;
 		uv_timer_start(&m->ka_timer, ka_timer_cb, 1000, 0);
 	} else {
 		/* A client's link only carries TCP copies of connect requests;
@@ -439,26 +427,54 @@ static void connect_cb(uv_connect_t *req, int status)
 	resolve_link_changed(m->d);
 }
 
+/* The link failed (or, l NULL, no way to the mediator was found). */
+static void link_down(void *arg, struct tlink *l, int err, unsigned status, const char *why)
+{
+	struct medlink *m = arg;
+	if (l)
+		m->link = NULL;
+	else
+		m->dial = NULL;
+	tcp_drop(m, l && err == UV_EOF ? "the mediator closed the connection" : why);
+}
+
+static const struct tlink_ops link_ops = { .up = link_up, .data = link_data, .down = link_down };
+
+/* The mediator itself, and the relay's gateway to it when a relay is set
+ * (for networks whose only way out is an HTTP proxy). */
+static unsigned dial_targets(const struct medlink *m, struct tlink_target ts[DIALER_MAX_TARGETS])
+{
+	const struct cfg *c = &m->d->cfg;
+	unsigned n = 0;
+	memset(ts, 0, DIALER_MAX_TARGETS * sizeof(ts[0]));
+	snprintf(ts[n].host, sizeof(ts[n].host), "%s", c->mediator_host);
+	ts[n++].port = c->mediator_port;
+	if (c->has_relay) {
+		snprintf(ts[n].host, sizeof(ts[n].host), "%s", c->relay_host);
+		ts[n].port = c->relay_port;
+		ts[n].http = true;
+		snprintf(ts[n++].path, sizeof(ts[0].path), "%s", RELAYPROTO_PATH_MEDIATOR);
+	}
+	return n;
+}
+
 static void tcp_connect(struct medlink *m)
 {
-	struct sockaddr_in sa;
-	if (m->tcp_open) { /* the previous handle is still closing: try again shortly */
-		schedule_retry(m);
-		return;
-	}
-	uv_tcp_init(m->d->loop, &m->tcp);
-	m->tcp.data = m;
-	m->tcp_open = true;
-	m->handles++;
-	uv_tcp_nodelay(&m->tcp, 1);
-	endpoint_to_sockaddr(&sa, &m->addr);
-	m->connect_req.data = m;
+	struct tlink_target ts[DIALER_MAX_TARGETS];
+	unsigned n = dial_targets(m, ts);
 	set_state(m, CONNECTING);
 	m->connect_started_ms = now_ms(m);
 	uv_timer_start(&m->ka_timer, ka_timer_cb, 1000, 0);
-	int rc = uv_tcp_connect(&m->connect_req, &m->tcp, (const struct sockaddr *)&sa, connect_cb);
+	int rc = dialer_dial(m->d->dialer, ts, n, &link_ops, m, &m->dial);
 	if (rc < 0)
-		tcp_drop(m, uv_strerror(rc));
+		tcp_drop(m, strerror(-rc));
+}
+
+/* Without a local answer for the mediator's name the proxy or the relay
+ * may still reach it; UDP waits for the next resolution. */
+static bool dial_without_addr(const struct medlink *m)
+{
+	return dialer_proxy(m->d->dialer)->set || m->d->cfg.has_relay;
 }
 
 static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -479,7 +495,12 @@ static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		snprintf(why, sizeof(why), "cannot resolve %s: %s", m->d->cfg.mediator_host,
 			 uv_strerror(status));
 		uv_freeaddrinfo(res);
-		tcp_drop(m, why);
+		if (wanted(m) && dial_without_addr(m)) {
+			log_debug("mediator: %s; dialling anyway", why);
+			tcp_connect(m);
+		} else {
+			tcp_drop(m, why);
+		}
 		return;
 	}
 	const struct sockaddr_in *sa = (const struct sockaddr_in *)(const void *)res->ai_addr;
@@ -605,10 +626,10 @@ void medlink_close(struct medlink *m)
 	m->closing = true;
 	if (m->gai_running)
 		uv_cancel((uv_req_t *)&m->gai);
-	if (m->tcp_open && !m->tcp_closing) {
-		m->tcp_closing = true;
-		uv_close((uv_handle_t *)&m->tcp, handle_closed_cb);
-	}
+	dial_cancel(m->dial);
+	m->dial = NULL;
+	tlink_close(m->link);
+	m->link = NULL;
 	uv_close((uv_handle_t *)&m->timer, handle_closed_cb);
 	uv_close((uv_handle_t *)&m->ka_timer, handle_closed_cb);
 }
@@ -643,5 +664,11 @@ void medlink_describe(const struct medlink *m, char *out, size_t outlen)
 	if (m->last_error[0] && m->state != UP) {
 		size_t l = strlen(out);
 		snprintf(out + l, outlen - l, "%s", m->last_error);
+	}
+	if (m->link && dial_without_addr(m)) { /* more than one way was possible */
+		char via[CFG_HOST_MAX + 32];
+		size_t l = strlen(out);
+		tlink_describe(m->link, via, sizeof(via));
+		snprintf(out + l, outlen - l, "; stream to %s", via);
 	}
 }

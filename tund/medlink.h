@@ -63,6 +63,12 @@ const uint8_t *medlink_auth_key(const struct medlink *m);
  * conservative default before anything was measured. */
 uint64_t medlink_rtt_ms(const struct medlink *m);
 
+/* The relay the mediator's operator runs (RELAY-ADDR and RELAY-KEY in a
+ * REGISTER or CONNECT answer) goes to the relay link, which uses it
+ * unless our config names a relay. */
+struct medmsg;
+void medlink_learn_relay(struct daemon *d, const struct medmsg *mm);
+
 /* receive.c hands over every STUN-framed datagram of the tunnel socket. */
 void medlink_udp_input(struct daemon *d, const uint8_t *buf, size_t len, const struct endpoint *src);
 

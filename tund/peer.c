@@ -4,6 +4,7 @@
  * callback. The index table is a chained hash of small heap entries.
  */
 #include "peer.h"
+#include "punch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -73,9 +74,15 @@ int peers_add(struct peers *t, const struct cfg_peer *cfg, uint32_t addr, struct
 		memcpy(id, cfg->system_id, UUID_LEN);
 	uuid_format(p->system_id, id);
 	p->addr = addr;
-	p->has_endpoint = cfg->has_endpoint;
-	p->endpoint = cfg->endpoint;
 	p->rtt_us = -1;
+	if (cfg->has_endpoint) {
+		/* The configured endpoint is the first path, unproven until a
+		 * handshake answers on it (path.h). */
+		punch_add(p, &cfg->endpoint, CAND_CONFIG);
+		p->has_endpoint = true;
+		p->endpoint = cfg->endpoint;
+		p->path = PATH_DIRECT;
+	}
 	uv_timer_init(t->d->loop, &p->timer);
 	p->timer.data = p;
 	t->v[t->n++] = p;

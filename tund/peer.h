@@ -25,22 +25,37 @@
 #include "config.h"
 #include "keys.h"
 #include "noise.h"
+#include "path.h"
 #include "session.h"
 #include "wire.h"
 
 #define PEER_QUEUE_LEN 64  /* packets held while a handshake completes */
-#define PEER_MAX_CANDS 12  /* candidate addresses kept per peer (punch.h) */
+#define PEER_MAX_CANDS 14  /* candidate paths kept per peer (punch.h, path.h) */
 
-/* Where a candidate address came from. */
+/* Where a candidate came from. */
 enum cand_kind {
+	CAND_CONFIG,     /* the endpoint in the peer's config */
 	CAND_LOCAL,      /* a local address the peer reported (LAN) */
 	CAND_PUBLIC,     /* its UDP mapping as the mediator saw it */
 	CAND_REFLEXIVE,  /* the source of an authenticated packet from it */
+	CAND_STREAM,     /* a stream path (relay session, TCP): conn below */
 };
 
+/* A way to reach the peer and what the path manager (path.h) knows of it. */
 struct cand {
-	struct endpoint ep;
+	struct endpoint ep;               /* UDP: the peer's address */
 	enum cand_kind kind;
+	enum path_kind path;              /* PATH_NONE until classified */
+	struct tconn *conn;               /* CAND_STREAM only */
+	uint64_t last_rx_ms;              /* an authenticated packet arrived on it */
+	uint64_t last_ok_ms;              /* a probe or handshake round trip completed on it */
+	uint64_t probe_sent_ms;           /* the outstanding probe, 0 = none */
+	uint64_t last_probe_ms;           /* the last probe sent */
+	uint32_t probe_id;
+	unsigned streak;                  /* probes answered in a row */
+	unsigned misses;                  /* probes unanswered in a row */
+	uint64_t failed_ms;               /* it last failed as the current path */
+	int64_t rtt_us;                   /* last probe round trip, -1 unknown */
 };
 
 struct daemon;
@@ -60,8 +75,21 @@ struct peer {
 	uint8_t psk[NOISE_PSK_LEN];       /* zeros without a preshared key */
 	char system_id[UUID_STR_LEN + 1];
 	uint32_t addr;                    /* where it appears locally (host order) */
-	bool has_endpoint;
-	struct endpoint endpoint;         /* where its packets go now */
+	/* The current path (path.h): a stream (conn) or a UDP endpoint. */
+	bool has_endpoint;                /* a current path exists */
+	struct endpoint endpoint;         /* UDP kinds: where its packets go now */
+	struct tconn *conn;               /* stream kinds: the stream they go on */
+	enum path_kind path;              /* kind of the current path, PATH_NONE without */
+	uint64_t path_since_ms;
+	uint64_t switches;
+	int64_t last_switch_unix;
+	char last_switch[128];            /* "direct -> relay: reason", "" never */
+	uint32_t next_probe_id;
+	/* Client side: relay sessions (relaylink.h). */
+	bool relay_dialing;
+	unsigned relay_failures;
+	uint64_t relay_retry_ms;          /* no new dial before this loop time */
+	char relay_error[128];
 
 	struct session *cur, *prev, *next;
 

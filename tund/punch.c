@@ -17,12 +17,16 @@
 const char *punch_kind_name(enum cand_kind kind)
 {
 	switch (kind) {
+	case CAND_CONFIG:
+		return "config";
 	case CAND_LOCAL:
 		return "local";
 	case CAND_PUBLIC:
 		return "public";
 	case CAND_REFLEXIVE:
 		return "reflexive";
+	case CAND_STREAM:
+		return "stream";
 	}
 	return "?";
 }
@@ -33,33 +37,79 @@ static bool usable(const struct endpoint *ep)
 	return ep->port != 0 && top != 0 && top != 127 && top < 224;
 }
 
+static bool is_current(const struct peer *p, const struct cand *c)
+{
+	return p->has_endpoint &&
+	       (c->conn ? c->conn == p->conn : !p->conn && endpoint_equal(&c->ep, &p->endpoint));
+}
+
+/* Frees one slot: the oldest reflexive candidate, else the oldest UDP one
+ * that is not the current path. Stream paths are never evicted (they
+ * leave when their stream closes). */
+static bool make_room(struct peer *p)
+{
+	int victim = -1;
+	for (unsigned i = 0; i < p->n_cands && victim < 0; i++)
+		if (p->cands[i].kind == CAND_REFLEXIVE && !is_current(p, &p->cands[i]))
+			victim = (int)i;
+	for (unsigned i = 0; i < p->n_cands && victim < 0; i++)
+		if (!p->cands[i].conn && !is_current(p, &p->cands[i]))
+			victim = (int)i;
+	if (victim < 0)
+		return false;
+	punch_remove(p, &p->cands[victim]);
+	return true;
+}
+
+static struct cand *append(struct peer *p)
+{
+	if (p->n_cands == PEER_MAX_CANDS && !make_room(p))
+		return NULL;
+	struct cand *c = &p->cands[p->n_cands++];
+	memset(c, 0, sizeof(*c));
+	c->path = PATH_NONE;
+	c->rtt_us = -1;
+	return c;
+}
+
 bool punch_add(struct peer *p, const struct endpoint *ep, enum cand_kind kind)
 {
 	if (!usable(ep))
 		return false;
 	for (unsigned i = 0; i < p->n_cands; i++) {
-		if (endpoint_equal(&p->cands[i].ep, ep)) {
+		if (!p->cands[i].conn && endpoint_equal(&p->cands[i].ep, ep)) {
 			if (kind < p->cands[i].kind)
 				p->cands[i].kind = kind;
 			return false;
 		}
 	}
-	if (p->n_cands == PEER_MAX_CANDS) {
-		unsigned victim = 0; /* the oldest reflexive one, else the oldest */
-		for (unsigned i = 0; i < p->n_cands; i++) {
-			if (p->cands[i].kind == CAND_REFLEXIVE) {
-				victim = i;
-				break;
-			}
-		}
-		memmove(&p->cands[victim], &p->cands[victim + 1],
-			(p->n_cands - victim - 1) * sizeof(p->cands[0]));
-		p->n_cands--;
-	}
-	p->cands[p->n_cands].ep = *ep;
-	p->cands[p->n_cands].kind = kind;
-	p->n_cands++;
+	struct cand *c = append(p);
+	if (!c)
+		return false;
+	c->ep = *ep;
+	c->kind = kind;
 	return true;
+}
+
+bool punch_add_stream(struct peer *p, struct tconn *conn, enum path_kind path)
+{
+	for (unsigned i = 0; i < p->n_cands; i++)
+		if (p->cands[i].conn == conn)
+			return true;
+	struct cand *c = append(p);
+	if (!c)
+		return false;
+	c->kind = CAND_STREAM;
+	c->conn = conn;
+	c->path = path;
+	return true;
+}
+
+void punch_remove(struct peer *p, struct cand *c)
+{
+	size_t i = (size_t)(c - p->cands);
+	memmove(&p->cands[i], &p->cands[i + 1], (p->n_cands - i - 1) * sizeof(p->cands[0]));
+	p->n_cands--;
 }
 
 unsigned punch_add_reported(struct peer *p, const struct medmsg *mm)
@@ -74,24 +124,22 @@ unsigned punch_add_reported(struct peer *p, const struct medmsg *mm)
 
 void punch_clear(struct peer *p)
 {
-	p->n_cands = 0;
+	unsigned keep = 0;
+	for (unsigned i = 0; i < p->n_cands; i++)
+		if (p->cands[i].conn || is_current(p, &p->cands[i]))
+			p->cands[keep++] = p->cands[i];
+	p->n_cands = keep;
 	p->punching = false;
 }
 
 void punch_send_init(struct daemon *d, struct peer *p, const uint8_t *msg, size_t len)
 {
-	bool sent_endpoint = false;
-	if (p->has_endpoint) {
-		udp_send_one(&d->udp, msg, len, &p->endpoint);
-		sent_endpoint = true;
-	}
-	if (!p->punching && sent_endpoint)
-		return;
-	for (unsigned i = 0; i < p->n_cands; i++) {
-		if (sent_endpoint && endpoint_equal(&p->cands[i].ep, &p->endpoint))
-			continue;
-		udp_send_one(&d->udp, msg, len, &p->cands[i].ep);
-	}
+	/* With a working path a rekey goes on it alone; without one, or while
+	 * punching, every path races (path.h). */
+	if (p->punching || !p->has_endpoint)
+		path_send_all(d, p, msg, len);
+	else
+		path_send(d, p, msg, len);
 }
 
 void punch_start(struct daemon *d, struct peer *p)
@@ -157,8 +205,10 @@ void punch_format(const struct peer *p, char *out, size_t outlen)
 		out[0] = '\0';
 	for (unsigned i = 0; i < p->n_cands && o + 1 < outlen; i++) {
 		char a[ENDPOINT_STR_LEN];
+		if (p->cands[i].conn)
+			continue; /* stream paths show in the path fields */
 		endpoint_format(a, &p->cands[i].ep);
-		int n = snprintf(out + o, outlen - o, "%s%s/%s", i ? " " : "", a,
+		int n = snprintf(out + o, outlen - o, "%s%s/%s", o ? " " : "", a,
 				 punch_kind_name(p->cands[i].kind));
 		if (n < 0 || (size_t)n >= outlen - o)
 			break;

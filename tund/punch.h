@@ -32,11 +32,16 @@
 
 struct daemon;
 struct medmsg;
+struct tconn;
 
 /* Adds a candidate unless it is known already (a known one keeps the
  * better kind); true when it is new. Full tables drop the oldest
  * reflexive candidate first. */
 bool punch_add(struct peer *p, const struct endpoint *ep, enum cand_kind kind);
+/* A stream path (path.h); true when it is in the table. */
+bool punch_add_stream(struct peer *p, struct tconn *conn, enum path_kind path);
+void punch_remove(struct peer *p, struct cand *c);
+/* Forgets the UDP candidates except the current path; streams stay. */
 void punch_clear(struct peer *p);
 /* Adds what the mediator reported of the peer (its public mapping and
  * local addresses); returns how many were new. */
@@ -48,8 +53,8 @@ void punch_start(struct daemon *d, struct peer *p);
 /* The handshake completed on some path: stop sending to every candidate. */
 void punch_done(struct peer *p);
 
-/* Sends an initiation: to every candidate and the endpoint while
- * punching, else to the endpoint only. */
+/* Sends an initiation: on every path while punching or without a
+ * current path, else on the current path only. */
 void punch_send_init(struct daemon *d, struct peer *p, const uint8_t *msg, size_t len);
 /* An authenticated packet came from src: remember it as a candidate and,
  * while our handshake is running, resend our initiation there. */

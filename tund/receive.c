@@ -1,7 +1,8 @@
 /*
- * receive.c - the inbound half: datagrams from the UDP socket are
- * classified by their first byte (wire.h) and handed to one handler per
- * message type. Each handler validates and authenticates first and works
+ * receive.c - the inbound half: datagrams from the UDP socket, and
+ * packets from stream paths (tconn.h), are classified by their first byte
+ * (wire.h) and handed to one handler per message type, with the path they
+ * came on (path.h). Each handler validates and authenticates first and works
  * in locals; peer state changes only after every check passed, so a bad
  * datagram leaves nothing behind but a counter (STYLE.md rule 6).
  */
@@ -17,22 +18,14 @@
 #include "log.h"
 #include "medlink.h"
 #include "peer.h"
+#include "path.h"
 #include "punch.h"
+#include "reader.h"
+#include "tconn.h"
 #include "timers.h"
 #include "xlate.h"
 
 #define RECV_ROUNDS_PER_CALLBACK 8
-
-static void learn_endpoint(struct peer *p, const struct endpoint *src)
-{
-	if (p->has_endpoint && endpoint_equal(&p->endpoint, src))
-		return;
-	char a[ENDPOINT_STR_LEN];
-	endpoint_format(a, src);
-	log_info("peer %s: endpoint is now %s", p->cfg.name, a);
-	p->endpoint = *src;
-	p->has_endpoint = true;
-}
 
 static void completed(struct daemon *d, struct peer *p)
 {
@@ -57,7 +50,22 @@ static void deliver(struct daemon *d, struct peer *p, uint8_t *pt, size_t len, u
 	timers_data_received(p);
 }
 
-static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct endpoint *src, uint64_t now)
+static void rx_probe(struct daemon *d, struct peer *p, const uint8_t *pt, size_t pt_len,
+		     const struct pathref *from)
+{
+	struct rd r = rd_init(pt, pt_len);
+	uint8_t kind = rd_u8(&r);
+	const uint8_t *zero = rd_take(&r, 3);
+	uint32_t id = rd_le32(&r);
+	if (!rd_ok(&r) || rd_left(&r) || !zero || zero[0] || zero[1] || zero[2] ||
+	    (kind != WIRE_PROBE_REQUEST && kind != WIRE_PROBE_RESPONSE)) {
+		d->cnt.rx_malformed++;
+		return;
+	}
+	path_probe_input(d, p, from, kind == WIRE_PROBE_RESPONSE, id);
+}
+
+static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from, uint64_t now)
 {
 	struct wire_data_hdr h;
 	struct session *s;
@@ -86,7 +94,7 @@ static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct end
 		p->rx_auth_failed++;
 		return;
 	}
-	learn_endpoint(p, src);
+	path_heard(d, p, from, false);
 	p->last_rx_ms = now;
 	timers_any_received(p);
 	if (s == p->next) {
@@ -94,7 +102,9 @@ static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct end
 		timers_session_installed(p);
 		send_queued(d, p);
 	}
-	if (pt_len)
+	if (h.type == WIRE_TYPE_PROBE)
+		rx_probe(d, p, pt, pt_len, from);
+	else if (pt_len)
 		deliver(d, p, pt, pt_len, now);
 }
 
@@ -111,8 +121,9 @@ static bool keeps_own_handshake(const struct daemon *d, const struct peer *p, ui
 	return memcmp(d->self.pub, p->cfg.key, KEY_LEN) > 0;
 }
 
-static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct endpoint *src, uint64_t now)
+static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from, uint64_t now)
 {
+	const struct endpoint *src = &from->ep;
 	struct wire_init m;
 	struct noise_handshake hs;
 	struct noise_cipher send, recv;
@@ -126,7 +137,9 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct end
 		d->cnt.handshake_bad_mac++;
 		return;
 	}
-	if (!ratelimit_allow(&d->rl, src->addr, now)) {
+	/* Stream paths are rate limited by who runs them (the relay); their
+	 * ep is the relay's address, shared by every client behind it. */
+	if (!from->conn && !ratelimit_allow(&d->rl, src->addr, now)) {
 		d->cnt.handshake_ratelimited++;
 		return;
 	}
@@ -160,9 +173,11 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct end
 		 * cannot move the endpoint later; our initiation goes to where
 		 * theirs came from (a path through their NAT). */
 		memcpy(p->last_ts, ts, sizeof(ts));
-		if (!p->punching)
-			learn_endpoint(p, src);
-		punch_reflexive(d, p, src);
+		path_heard(d, p, from, false);
+		if (!from->conn)
+			punch_reflexive(d, p, src);
+		else if (p->hs_active)
+			tconn_send(from->conn, p->hs_msg, sizeof(p->hs_msg));
 		goto out;
 	}
 	struct session *s = calloc(1, sizeof(*s));
@@ -179,8 +194,8 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct end
 	punch_done(p);
 	session_init(s, idx, m.sender, &send, &recv, false, now);
 	peer_set_next(p, s);
-	learn_endpoint(p, src);
-	udp_send_one(&d->udp, resp, sizeof(resp), &p->endpoint);
+	path_heard(d, p, from, false);
+	path_send_to(d, from, resp, sizeof(resp)); /* the answer goes back the way it came */
 	p->last_tx_ms = now;
 	p->last_rx_ms = now;
 	timers_any_received(p);
@@ -193,7 +208,7 @@ out:
 	sodium_memzero(&recv, sizeof(recv));
 }
 
-static void rx_resp(struct daemon *d, uint8_t *buf, size_t len, const struct endpoint *src, uint64_t now)
+static void rx_resp(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from, uint64_t now)
 {
 	struct wire_resp m;
 	struct session *s;
@@ -228,8 +243,8 @@ static void rx_resp(struct daemon *d, uint8_t *buf, size_t len, const struct end
 	p->hs_tries = 0;
 	p->rtt_us = (int64_t)((uv_hrtime() - p->hs_sent_ns) / 1000);
 	peer_install_session(p, s);
-	learn_endpoint(p, src);
 	punch_done(p);
+	path_heard(d, p, from, true);
 	p->last_rx_ms = now;
 	timers_any_received(p);
 	completed(d, p);
@@ -241,21 +256,23 @@ static void rx_resp(struct daemon *d, uint8_t *buf, size_t len, const struct end
 	timers_session_installed(p);
 }
 
-static void dispatch(struct daemon *d, uint8_t *buf, size_t len, const struct endpoint *src, uint64_t now)
+void receive_packet(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from)
 {
+	uint64_t now = uv_now(d->loop);
 	switch (wire_type(buf, len)) {
 	case WIRE_TYPE_DATA:
-		rx_data(d, buf, len, src, now);
+	case WIRE_TYPE_PROBE:
+		rx_data(d, buf, len, from, now);
 		break;
 	case WIRE_TYPE_HANDSHAKE_INIT:
-		rx_init(d, buf, len, src, now);
+		rx_init(d, buf, len, from, now);
 		break;
 	case WIRE_TYPE_HANDSHAKE_RESP:
-		rx_resp(d, buf, len, src, now);
+		rx_resp(d, buf, len, from, now);
 		break;
 	default:
-		if (len && buf[0] <= WIRE_STUN_FIRST_MAX)
-			medlink_udp_input(d, buf, len, src);
+		if (len && buf[0] <= WIRE_STUN_FIRST_MAX && !from->conn)
+			medlink_udp_input(d, buf, len, &from->ep);
 		else
 			d->cnt.rx_unknown_type++;
 		break;
@@ -271,16 +288,15 @@ void receive_udp_readable(struct daemon *d)
 				log_warn("UDP receive: %s", strerror(-n));
 			break;
 		}
-		uint64_t now = uv_now(d->loop);
 		for (int i = 0; i < n; i++) {
 			struct mmsghdr *m = &d->udp.rx_msgs[i];
-			struct endpoint src;
+			struct pathref from = { .kind = PATH_DIRECT };
 			if (m->msg_hdr.msg_flags & MSG_TRUNC) {
 				d->cnt.rx_malformed++;
 				continue;
 			}
-			endpoint_from_sockaddr(&src, &d->udp.rx_addr[i]);
-			dispatch(d, udp_rx_data(&d->udp, i), m->msg_len, &src, now);
+			endpoint_from_sockaddr(&from.ep, &d->udp.rx_addr[i]);
+			receive_packet(d, udp_rx_data(&d->udp, i), m->msg_len, &from);
 		}
 		udp_flush(&d->udp);
 		if (n < UDP_BATCH)

@@ -262,6 +262,7 @@ static void accept_answer(struct daemon *d, struct resolve *r, const struct medm
 	}
 	if (!p->has_key)
 		peer_set_key(p, mm->peer_key);
+	medlink_learn_relay(d, mm);
 	if (fresh)
 		punch_clear(p); /* addresses of an earlier connect may be stale */
 	unsigned added = punch_add_reported(p, mm);

@@ -4,6 +4,8 @@
  * UDP transmit slot (the TUN read lands right after the DATA header, so
  * the packet is never copied) and sent in one sendmmsg batch. Packets for
  * a peer without a usable session wait in its queue while a handshake runs.
+ * When the peer's current path is a stream (path.h), the sealed frame is
+ * copied to it instead of committed to the UDP batch.
  * Also builds handshake initiations and keepalives.
  */
 #include <errno.h>
@@ -13,8 +15,10 @@
 #include "daemon.h"
 #include "log.h"
 #include "peer.h"
+#include "path.h"
 #include "punch.h"
 #include "resolve.h"
+#include "tconn.h"
 #include "timers.h"
 #include "xlate.h"
 
@@ -49,6 +53,7 @@ void send_handshake_init(struct daemon *d, struct peer *p)
 	log_debug("peer %s: handshake initiation #%u", p->cfg.name, p->hs_tries);
 	memcpy(p->hs_msg, msg, sizeof(msg));
 	punch_send_init(d, p, msg, sizeof(msg));
+	path_want_relay(d, p); /* races the relay against the other paths */
 	p->last_tx_ms = now;
 	timers_handshake_sent(p);
 }
@@ -69,7 +74,12 @@ static void send_in_slot(struct daemon *d, struct peer *p, uint8_t *slot, size_t
 		d->cnt.udp_send_errors++;
 		return;
 	}
-	udp_tx_commit(&d->udp, (size_t)n, &p->endpoint);
+	if (p->conn) {
+		if (tconn_send(p->conn, slot, (size_t)n) < 0)
+			d->cnt.udp_send_errors++;
+	} else {
+		udp_tx_commit(&d->udp, (size_t)n, &p->endpoint);
+	}
 	p->last_tx_ms = now;
 	timers_any_sent(p);
 	if (len) {

@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "path.h"
 #include "peer.h"
 #include "resolve.h"
 
@@ -106,6 +107,9 @@ static uint64_t next_due(const struct peer *p)
 		CONSIDER(p->prev->created_ms + timers_reject_after(d));
 	if (p->next)
 		CONSIDER(p->next->created_ms + timers_reject_after(d));
+	uint64_t path_due = path_next_due(p);
+	if (path_due)
+		CONSIDER(path_due);
 #undef CONSIDER
 	return due;
 }
@@ -177,9 +181,17 @@ static void timer_cb(uv_timer_t *h)
 		else
 			send_handshake_init(d, p);
 	}
+	path_tick(d, p, now);
 	uint64_t due = next_due(p);
 	if (due)
 		arm(p, due > now ? due : now + 1);
+}
+
+void timers_path_changed(struct peer *p)
+{
+	uint64_t due = path_next_due(p);
+	if (due)
+		arm(p, due);
 }
 
 void timers_handshake_sent(struct peer *p)

@@ -25,8 +25,10 @@
  *   NO_PATH          3 s    punching this long without a handshake: status
  *                           says "no path" (punching goes on)
  *   ANSWER_YIELD     15 s   (answer.h) a server punches for a client this long
- *   Mediator link, connect requests, answers, netcheck: medlink.h,
- *   resolve.h, answer.h, netcheck.h list their own timers and values.
+ *   Path probes and switches: path.h (PATH_*). Mediator link, connect
+ *   requests, answers, netcheck, relay pool and streams: medlink.h,
+ *   resolve.h, answer.h, netcheck.h, relaylink.h, tconn.h, tlink.h list
+ *   their own timers and values.
  *
  * In builds with TUND_TEST_HOOKS, TUND_TEST_TIME_SCALE=N divides the three
  * session ages (REKEY_AFTER, REJECT_AFTER, REKEY_ATTEMPT) by N so tests can
@@ -77,5 +79,7 @@ void timers_any_sent(struct peer *p);
 void timers_data_received(struct peer *p);
 void timers_any_received(struct peer *p);
 void timers_session_installed(struct peer *p);
+/* The path manager's next deadline may be earlier now (path.h). */
+void timers_path_changed(struct peer *p);
 
 #endif

@@ -1,0 +1,105 @@
+/*
+ * path.h - the path manager. A peer's session is keyed by identity; the
+ * ways its packets can travel are its paths:
+ *
+ *   lan     UDP to an address on one of our own subnets
+ *   direct  UDP through the internet (hole punched or open)
+ *   tcp     a direct TCP connection (framed, tcpframe.h)
+ *   relay   a session through tund-relay (framed)
+ *
+ * in that order of preference. UDP paths are the peer's candidates
+ * (punch.h); stream paths are tconns. Packets are sent on the current
+ * path only; they are accepted from any path.
+ *
+ * Proof: a path is proven both ways when a PROBE request sent on it is
+ * answered on it (or a handshake round trip completed on it). PROBEs are
+ * wire messages sealed under the current session (wire.h), answered on
+ * the path they came in on.
+ *
+ * Policy (every value in the PATH_* constants):
+ *   - the first path that completes a handshake carries traffic at once;
+ *   - while a session exists and data flows (PATH_ACTIVE_MS), every path
+ *     other than the current one is probed each PATH_PROBE_MS
+ *     (PATH_PROBE_SLOW_MS after PATH_SLOW_AFTER misses in a row), and
+ *     each PATH_PROBE_IDLE_MS while the tunnel is idle; the current path
+ *     is probed only when what we send on it goes unanswered for
+ *     PATH_PROBE_MS (answered traffic is proof enough);
+ *   - upgrade: a better path answered PATH_UPGRADE_STREAK probes in a row
+ *     (hysteresis: one lucky packet does not move traffic);
+ *   - downgrade: the current path missed PATH_DEAD_MISSES probes in a row
+ *     (or its stream closed): traffic moves at once to the best path that
+ *     answered within PATH_FRESH_MS, else to an open stream path, else the
+ *     peer has no path and handshakes go out on everything again;
+ *   - a path that just failed cannot come back for PATH_HOLDDOWN_MS.
+ * Every switch is logged and kept (time, from, to, reason) for status.
+ */
+#ifndef TUND_PATH_H
+#define TUND_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define PATH_PROBE_MS          500
+#define PATH_PROBE_SLOW_MS    1000
+#define PATH_SLOW_AFTER         20
+#define PATH_PROBE_IDLE_MS   10000   /* standby probes while no data flows */
+#define PATH_ACTIVE_MS       15000   /* data within this long: the peer is active */
+#define PATH_PROBE_TIMEOUT_MS  800   /* a probe unanswered this long is a miss */
+#define PATH_UPGRADE_STREAK      3
+#define PATH_DEAD_MISSES         3
+#define PATH_FRESH_MS         3000
+#define PATH_HOLDDOWN_MS      2000
+
+/* Ordered by preference after PATH_NONE (unknown / no path). */
+enum path_kind { PATH_NONE, PATH_LAN, PATH_DIRECT, PATH_TCP, PATH_RELAY };
+
+struct daemon;
+struct peer;
+struct tconn;
+
+/* Where a packet came from, or goes. */
+struct pathref {
+	enum path_kind kind;
+	struct endpoint ep;          /* UDP kinds: the peer's address */
+	struct tconn *conn;          /* stream kinds */
+};
+
+const char *path_kind_name(enum path_kind k);
+
+/* An authenticated packet from p arrived on from: marks the path alive
+ * (adding it as a candidate when new); a peer without a current path
+ * takes it. handshake says it completed a handshake round trip (proven). */
+void path_heard(struct daemon *d, struct peer *p, const struct pathref *from, bool handshake);
+/* A PROBE request or response (already decrypted) arrived on from. */
+void path_probe_input(struct daemon *d, struct peer *p, const struct pathref *from, bool response,
+		      uint32_t id);
+
+/* Sends an already sealed datagram on the current path (false: none). */
+bool path_send(struct daemon *d, struct peer *p, const uint8_t *buf, size_t len);
+/* Sends on one given path: 0 or -errno. */
+int path_send_to(struct daemon *d, const struct pathref *to, const uint8_t *buf, size_t len);
+/* Sends a handshake message on every path and candidate (racing). */
+void path_send_all(struct daemon *d, struct peer *p, const uint8_t *buf, size_t len);
+
+/* Stream paths, from relaylink.c / tconn.c. */
+void path_conn_up(struct daemon *d, struct peer *p, struct tconn *c);
+void path_conn_down(struct daemon *d, struct tconn *c);
+/* Client side: open a relay session to p now if one is wanted (p is
+ * being connected or has a session) and none is open or being dialled. */
+void path_want_relay(struct daemon *d, struct peer *p);
+/* The relay could not give a session to p (why: for status). */
+void path_relay_failed(struct daemon *d, struct peer *p, const char *why);
+
+/* Timers (timers.c): the next moment the path manager needs p's timer,
+ * 0 for none, and the work due then. */
+uint64_t path_next_due(const struct peer *p);
+void path_tick(struct daemon *d, struct peer *p, uint64_t now);
+
+/* For status: current path and the standby ones. */
+void path_describe(const struct peer *p, char *cur, size_t curlen, char *standby, size_t sblen,
+		   char *last_switch, size_t lslen);
+
+#endif
