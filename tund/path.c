@@ -20,6 +20,7 @@
 #include "peer.h"
 #include "punch.h"
 #include "relaylink.h"
+#include "resolve.h"
 #include "tconn.h"
 #include "timers.h"
 
@@ -40,9 +41,16 @@ const char *path_kind_name(enum path_kind k)
 	return "none";
 }
 
+/* Data flowed, or the peer just connected or changed paths: standby
+ * paths are probed at full rate then, so a tunnel that came up on the
+ * relay moves to a direct path within seconds even before any data. */
 static bool active(const struct peer *p, uint64_t now)
 {
 	uint64_t last = p->last_data_tx_ms > p->last_data_rx_ms ? p->last_data_tx_ms : p->last_data_rx_ms;
+	if (p->path_since_ms > last)
+		last = p->path_since_ms;
+	if (p->cur && p->cur->created_ms > last)
+		last = p->cur->created_ms;
 	return last && now - last < PATH_ACTIVE_MS;
 }
 
@@ -203,7 +211,7 @@ static void evaluate(struct daemon *d, struct peer *p, uint64_t now)
 		set_current(d, p, b, "a better path answered every probe");
 }
 
-void path_heard(struct daemon *d, struct peer *p, const struct pathref *from, bool handshake)
+void path_heard(struct daemon *d, struct peer *p, const struct pathref *from, enum path_evidence ev)
 {
 	uint64_t now = uv_now(d->loop);
 	struct cand *c = find_or_add(d, p, from);
@@ -211,11 +219,19 @@ void path_heard(struct daemon *d, struct peer *p, const struct pathref *from, bo
 		return;
 	if (from->conn && !from->conn->peer)
 		tconn_attach(from->conn, p);
-	c->last_rx_ms = now;
 	struct cand *cur = current(p);
 	if (c == cur)
 		c->misses = 0;
-	if (handshake) {
+	if (ev == PATH_HEARD_DATA && cur && c != cur && fresh(c, now) && !held_down(c, now) &&
+	    now - cur->last_rx_ms > PATH_FOLLOW_MS) {
+		char reason[96];
+		snprintf(reason, sizeof(reason), "the peer's traffic moved here; nothing on the %s path for %llu ms",
+			 path_kind_name(cur->path), (unsigned long long)(now - cur->last_rx_ms));
+		cur->failed_ms = now;
+		set_current(d, p, c, reason);
+	}
+	c->last_rx_ms = now;
+	if (ev == PATH_HEARD_HANDSHAKE) {
 		c->last_ok_ms = now;
 		c->misses = 0;
 		c->probe_sent_ms = 0;
@@ -376,17 +392,28 @@ static uint64_t probe_due(const struct peer *p, const struct cand *c, uint64_t n
 	if (c->probe_sent_ms)
 		return c->probe_sent_ms + PATH_PROBE_TIMEOUT_MS;
 	if (is_current(p, c)) {
-		/* Traffic answered on it is proof enough; probe only when what
-		 * we send goes unanswered (timers.h: unanswered_since_ms). */
-		if (!p->unanswered_since_ms)
-			return 0;
-		uint64_t base = p->unanswered_since_ms > c->last_probe_ms ? p->unanswered_since_ms : c->last_probe_ms;
+		/* Traffic answered on it is proof enough; probe only when data
+		 * went out after the last packet that came back on this path
+		 * (answers arriving on other paths say nothing about this one). */
+		uint64_t base = c->last_rx_ms > c->last_probe_ms ? c->last_rx_ms : c->last_probe_ms;
+		if (p->last_data_tx_ms <= c->last_rx_ms)
+			return base + PATH_PROBE_IDLE_MS; /* keeps status honest while idle */
 		return base + PATH_PROBE_MS;
 	}
 	uint64_t interval = !active(p, now)                ? PATH_PROBE_IDLE_MS
 			    : c->misses >= PATH_SLOW_AFTER ? PATH_PROBE_SLOW_MS
 							   : PATH_PROBE_MS;
 	return c->last_probe_ms + interval;
+}
+
+/* A peer found through the mediator that has no direct path yet asks
+ * the mediator again over UDP now and then (resolve_upgrade): that is how
+ * both NATs learn of each other again once UDP gets through. */
+static uint64_t upgrade_ask_due(const struct peer *p, uint64_t now)
+{
+	if (!p->rs || (p->has_endpoint && p->path <= PATH_DIRECT) || !active(p, now))
+		return 0;
+	return p->upgrade_ask_ms ? p->upgrade_ask_ms : now;
 }
 
 uint64_t path_next_due(const struct peer *p)
@@ -406,6 +433,9 @@ uint64_t path_next_due(const struct peer *p)
 	}
 	if (p->relay_retry_ms && !p->relay_dialing && (!due || p->relay_retry_ms < due))
 		due = p->relay_retry_ms;
+	uint64_t ask = upgrade_ask_due(p, now);
+	if (ask && (!due || ask < due))
+		due = ask;
 	return due;
 }
 
@@ -415,6 +445,11 @@ void path_tick(struct daemon *d, struct peer *p, uint64_t now)
 		path_want_relay(d, p);
 	if (!timers_session_alive(d, p->cur, now))
 		return;
+	uint64_t ask = upgrade_ask_due(p, now);
+	if (ask && now >= ask) {
+		resolve_upgrade(d, p);
+		p->upgrade_ask_ms = now + PATH_UPGRADE_ASK_MS;
+	}
 	for (unsigned i = 0; i < p->n_cands; i++) {
 		struct cand *c = &p->cands[i];
 		classify(d, c);

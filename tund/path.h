@@ -18,11 +18,12 @@
  *
  * Policy (every value in the PATH_* constants):
  *   - the first path that completes a handshake carries traffic at once;
- *   - while a session exists and data flows (PATH_ACTIVE_MS), every path
+ *   - while a session exists and data flows, or the session or the path
+ *     is new (all three within PATH_ACTIVE_MS), every path
  *     other than the current one is probed each PATH_PROBE_MS
  *     (PATH_PROBE_SLOW_MS after PATH_SLOW_AFTER misses in a row), and
  *     each PATH_PROBE_IDLE_MS while the tunnel is idle; the current path
- *     is probed only when what we send on it goes unanswered for
+ *     is probed only when data sent on it got nothing back on it for
  *     PATH_PROBE_MS (answered traffic is proof enough);
  *   - upgrade: a better path answered PATH_UPGRADE_STREAK probes in a row
  *     (hysteresis: one lucky packet does not move traffic);
@@ -30,7 +31,14 @@
  *     (or its stream closed): traffic moves at once to the best path that
  *     answered within PATH_FRESH_MS, else to an open stream path, else the
  *     peer has no path and handshakes go out on everything again;
- *   - a path that just failed cannot come back for PATH_HOLDDOWN_MS.
+ *   - follow: data arriving on a working path other than the current
+ *     one, while the current one brought nothing for PATH_FOLLOW_MS, moves
+ *     us there too (the peer found the current path dead first);
+ *   - a path that just failed cannot come back for PATH_HOLDDOWN_MS;
+ *   - a peer found through the mediator and without a direct path asks
+ *     the mediator again over UDP each PATH_UPGRADE_ASK_MS while active
+ *     (resolve.h: resolve_upgrade), so NATs that closed while UDP was
+ *     blocked are punched again when it comes back.
  * Every switch is logged and kept (time, from, to, reason) for status.
  */
 #ifndef TUND_PATH_H
@@ -52,6 +60,8 @@
 #define PATH_DEAD_MISSES         3
 #define PATH_FRESH_MS         3000
 #define PATH_HOLDDOWN_MS      2000
+#define PATH_FOLLOW_MS        1000
+#define PATH_UPGRADE_ASK_MS   2000   /* resolve_upgrade while only a stream path works */
 
 /* Ordered by preference after PATH_NONE (unknown / no path). */
 enum path_kind { PATH_NONE, PATH_LAN, PATH_DIRECT, PATH_TCP, PATH_RELAY };
@@ -69,10 +79,16 @@ struct pathref {
 
 const char *path_kind_name(enum path_kind k);
 
+/* What an authenticated packet from the peer says about the path it came on. */
+enum path_evidence {
+	PATH_HEARD,            /* it works towards us */
+	PATH_HEARD_DATA,       /* ... and the peer sends its traffic on it */
+	PATH_HEARD_HANDSHAKE,  /* a handshake round trip completed on it: proven */
+};
 /* An authenticated packet from p arrived on from: marks the path alive
  * (adding it as a candidate when new); a peer without a current path
- * takes it. handshake says it completed a handshake round trip (proven). */
-void path_heard(struct daemon *d, struct peer *p, const struct pathref *from, bool handshake);
+ * takes it. */
+void path_heard(struct daemon *d, struct peer *p, const struct pathref *from, enum path_evidence ev);
 /* A PROBE request or response (already decrypted) arrived on from. */
 void path_probe_input(struct daemon *d, struct peer *p, const struct pathref *from, bool response,
 		      uint32_t id);

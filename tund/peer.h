@@ -85,6 +85,7 @@ struct peer {
 	int64_t last_switch_unix;
 	char last_switch[128];            /* "direct -> relay: reason", "" never */
 	uint32_t next_probe_id;
+	uint64_t upgrade_ask_ms;          /* next resolve_upgrade (path.h), 0 = now */
 	/* Client side: relay sessions (relaylink.h). */
 	bool relay_dialing;
 	unsigned relay_failures;

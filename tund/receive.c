@@ -94,7 +94,7 @@ static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct pat
 		p->rx_auth_failed++;
 		return;
 	}
-	path_heard(d, p, from, false);
+	path_heard(d, p, from, h.type == WIRE_TYPE_DATA && pt_len ? PATH_HEARD_DATA : PATH_HEARD);
 	p->last_rx_ms = now;
 	timers_any_received(p);
 	if (s == p->next) {
@@ -173,7 +173,7 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct pat
 		 * cannot move the endpoint later; our initiation goes to where
 		 * theirs came from (a path through their NAT). */
 		memcpy(p->last_ts, ts, sizeof(ts));
-		path_heard(d, p, from, false);
+		path_heard(d, p, from, PATH_HEARD);
 		if (!from->conn)
 			punch_reflexive(d, p, src);
 		else if (p->hs_active)
@@ -194,7 +194,7 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct pat
 	punch_done(p);
 	session_init(s, idx, m.sender, &send, &recv, false, now);
 	peer_set_next(p, s);
-	path_heard(d, p, from, false);
+	path_heard(d, p, from, PATH_HEARD);
 	path_send_to(d, from, resp, sizeof(resp)); /* the answer goes back the way it came */
 	p->last_tx_ms = now;
 	p->last_rx_ms = now;
@@ -244,7 +244,7 @@ static void rx_resp(struct daemon *d, uint8_t *buf, size_t len, const struct pat
 	p->rtt_us = (int64_t)((uv_hrtime() - p->hs_sent_ns) / 1000);
 	peer_install_session(p, s);
 	punch_done(p);
-	path_heard(d, p, from, true);
+	path_heard(d, p, from, PATH_HEARD_HANDSHAKE);
 	p->last_rx_ms = now;
 	timers_any_received(p);
 	completed(d, p);

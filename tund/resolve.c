@@ -182,6 +182,20 @@ void resolve_again(struct daemon *d, struct peer *p)
 	start(d, p, true);
 }
 
+void resolve_upgrade(struct daemon *d, struct peer *p)
+{
+	struct resolve *r = p->rs;
+	if (!r || r->state != R_DONE)
+		return;
+	stun_new_txid(r->txid);
+	uint64_t retry = r->retry_ms;
+	r->retry_ms = RESOLVE_RETRY_MS;
+	send_udp(r, uv_now(d->loop));
+	r->retry_ms = retry;
+	r->tcp_at_ms = 0; /* UDP or nothing: over TCP it would prove nothing */
+	log_debug("peer %s: asking the mediator again over UDP (a better path may be open)", p->cfg.name);
+}
+
 static void fail(struct resolve *r, uint64_t now, const char *fmt, const char *detail)
 {
 	uint64_t delay = timers_backoff_ms(RESOLVE_BACKOFF_MIN_MS, RESOLVE_BACKOFF_MAX_MS, r->failures);

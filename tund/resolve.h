@@ -42,6 +42,12 @@ void resolve_start(struct daemon *d, struct peer *p);
 /* Asks the mediator now even with a fresh answer: the peer stopped
  * answering where it was, so its addresses may have changed. */
 void resolve_again(struct daemon *d, struct peer *p);
+/* While the peer is reached only through the relay: one CONNECT request
+ * over UDP and nothing else (no TCP copy, no retransmission, no state
+ * change). When UDP gets through again, the mediator learns our mapping
+ * and the server punches towards it; when it does not, it costs one
+ * datagram. */
+void resolve_upgrade(struct daemon *d, struct peer *p);
 /* A CONNECT success or error from the mediator, already authenticated or
  * (for errors without TUND-AUTH) matched by transaction id only. */
 void resolve_reply(struct daemon *d, const struct medmsg *mm, bool authenticated);
