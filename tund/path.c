@@ -477,10 +477,7 @@ void path_tick(struct daemon *d, struct peer *p, uint64_t now)
 
 static void fmt_rtt(char *out, size_t outlen, int64_t rtt_us)
 {
-	if (rtt_us < 0)
-		snprintf(out, outlen, "unproven");
-	else
-		snprintf(out, outlen, "rtt %.1f ms", (double)rtt_us / 1000.0);
+	snprintf(out, outlen, "rtt %.1f ms", (double)rtt_us / 1000.0);
 }
 
 void path_describe(const struct peer *p, char *cur, size_t curlen, char *standby, size_t sblen,
@@ -494,7 +491,10 @@ void path_describe(const struct peer *p, char *cur, size_t curlen, char *standby
 		char what[128], rtt[32];
 		bool is_cur = is_current(p, c);
 		describe_cand(c, what, sizeof(what));
-		fmt_rtt(rtt, sizeof(rtt), c->last_ok_ms ? c->rtt_us : -1);
+		if (c->last_ok_ms && c->rtt_us >= 0)
+			fmt_rtt(rtt, sizeof(rtt), c->rtt_us);
+		else
+			snprintf(rtt, sizeof(rtt), "%s", c->last_rx_ms ? "working" : "unproven");
 		if (is_cur) {
 			snprintf(cur, curlen, "%s %s", what, rtt);
 		} else if (fresh(c, now) && o + 1 < sblen) {
