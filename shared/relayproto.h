@@ -21,7 +21,10 @@
  *             connection is a raw two-way stream of frames. Used directly
  *             and inside a proxy's CONNECT tunnel, and through proxies that
  *             pass Upgrade.
- *   Poll:     no Upgrade. Answer "200 OK" with "Tund-Session: <token>",
+ *   Poll:     no Upgrade, "Tund-Poll: 1" instead (a GET with neither lost
+ *             its Upgrade to a proxy on the way and is answered 426, so it
+ *             cannot use up a server's pool connection for nobody).
+ *             Answer "200 OK" with "Tund-Session: <token>",
  *             "Transfer-Encoding: chunked", "Cache-Control: no-store",
  *             "Content-Type: application/octet-stream"; the body is the
  *             downstream, streamed as it comes and never ended by the relay
@@ -49,7 +52,8 @@
  *
  * Errors: 400 malformed request (reason in the body, text/plain), 401
  * authentication, 404 no idle connection for the target ("offline") or no
- * such poll session, 405 method, 429 rate limited, 503 relay full. A
+ * such poll session, 405 method, 426 neither Upgrade nor Tund-Poll, 429
+ * rate limited, 502 the gateway cannot reach the mediator, 503 relay full. A
  * client's connect is answered only once a server connection was handed
  * to it (101 or 200), so the first frame may follow at once.
  *
@@ -70,6 +74,7 @@
 
 #define RELAYPROTO_PORT        443
 #define RELAYPROTO_UPGRADE     "tund-relay/1"
+#define RELAYPROTO_POLL_FIELD  "Tund-Poll"
 #define RELAYPROTO_PATH_LISTEN  "/tund/v1/listen"
 #define RELAYPROTO_PATH_CONNECT "/tund/v1/connect/"   /* + target */
 #define RELAYPROTO_PATH_MEDIATOR "/tund/v1/mediator"

@@ -315,7 +315,7 @@ static void send_request(struct tlink *l, bool upgrade)
 	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: tund/%s\r\n%s%s%s\r\n",
 			 target, l->t.host, l->t.port, TUND_VERSION,
 			 upgrade ? "Connection: Upgrade\r\nUpgrade: " RELAYPROTO_UPGRADE "\r\n"
-				 : "Cache-Control: no-store\r\n",
+				 : "Cache-Control: no-store\r\n" RELAYPROTO_POLL_FIELD ": 1\r\n",
 			 auth, l->t.extra_headers);
 	if (n < 0 || (size_t)n >= sizeof(req)) {
 		fail(l, -ENAMETOOLONG, 0, "the request for %s is too long", l->t.path);
