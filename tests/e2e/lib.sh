@@ -275,6 +275,16 @@ lab_cleanup() {
 	for ns in "${LAB_NS_MADE[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
+	# Sanitizer builds: a report in any program's log fails the run, even
+	# when every check passed (a leak or a bad read need not break one).
+	if [ -n "$LAB_DIR" ] && [ -d "$LAB_DIR" ] &&
+		grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LAB_DIR"/*.log >/dev/null 2>&1; then
+		lab_log "sanitizer reports in:"
+		grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LAB_DIR"/*.log >&2
+		grep -h -A12 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LAB_DIR"/*.log | head -60 >&2
+		LAB_KEEP_DIR=1
+		SANITIZER_FAILED=1
+	fi
 	if [ -n "$LAB_DIR" ] && [ -d "$LAB_DIR" ]; then
 		if [ "$LAB_KEEP_DIR" = 1 ]; then
 			lab_log "logs kept in $LAB_DIR"
@@ -282,6 +292,8 @@ lab_cleanup() {
 			rm -rf "$LAB_DIR"
 		fi
 	fi
+	# The EXIT trap's return value is not the script's status; exit is.
+	[ "${SANITIZER_FAILED:-0}" = 1 ] && [ "$rc" = 0 ] && exit 1
 	return "$rc"
 }
 
