@@ -166,16 +166,27 @@ void answer_connect(struct daemon *d, const struct medmsg *mm)
 		stun_new_txid(pa->txid);
 		pa->created_ms = now;
 	}
-	/* Candidates and the first punches go out before the answer, so our
-	 * NAT is open towards the client by the time it learns where we are.
-	 * A new connect replaces the candidates of an earlier one: a roaming
-	 * client's old LAN addresses belong to someone else by now. */
-	if (!existing)
+	/* A client we hear from now asks again only to find a better path
+	 * (resolve_upgrade): its addresses join our candidates and the path
+	 * manager's probes open our NAT towards them; a new handshake or a
+	 * wiped candidate table would only cost the session it has. */
+	bool live = timers_session_alive(d, p->cur, now) && now - p->last_rx_ms < ANSWER_LIVE_MS;
+	if (live) {
+		if (punch_add_reported(p, mm))
+			timers_path_changed(p);
+	} else if (!existing) {
+		/* Candidates and the first punches go out before the answer, so
+		 * our NAT is open towards the client by the time it learns where
+		 * we are. A new connect replaces the candidates of an earlier
+		 * one: a roaming client's old LAN addresses belong to someone
+		 * else by now. */
 		punch_clear(p);
-	unsigned added = punch_add_reported(p, mm);
+	}
+	unsigned added = live ? 0 : punch_add_reported(p, mm);
 	p->via_mediator = true;
-	p->yield_until_ms = now + PUNCH_ROLE_MS;
-	if (!existing || added) {
+	if (!live)
+		p->yield_until_ms = now + PUNCH_ROLE_MS;
+	if (!live && (!existing || added)) {
 		char c[256];
 		punch_format(p, c, sizeof(c));
 		log_info("client %s connects through the mediator; punching towards %s", p->cfg.name, c);

@@ -7,6 +7,9 @@
  *             addresses become punch candidates and we start punching,
  *             yielding to the client's own handshake;
  *   refused:  ANSWER refuse over TCP only; the client learns nothing of us.
+ * A client with a live session (heard from within ANSWER_LIVE_MS) that
+ * connects again is looking for a better path (resolve_upgrade): its
+ * addresses are added and probed, with no new handshake.
  * The UDP answer is retransmitted (ANSWER_RETRY_MS, doubling) until the
  * mediator acknowledges it on UDP, at most ANSWER_TRIES times.
  */
@@ -18,6 +21,8 @@
 #define ANSWER_RETRY_MS   100
 #define ANSWER_TRIES        5
 #define ANSWER_PENDING_MAX 32
+#define ANSWER_LIVE_MS   5000   /* heard from the client this recently: its
+				   connect only looks for a better path */
 
 struct daemon;
 struct medmsg;

@@ -387,7 +387,17 @@ static void c_down(void *arg, struct tlink *l, int err, unsigned status, const c
 	dial_check(c->dial);
 }
 
-static const struct tlink_ops contender_ops = { .up = c_up, .data = c_data, .down = c_down };
+/* The relay's clock from a contender's 401, for the owner (who signs the
+ * next dial); the contender's down follows. */
+static void c_clock(void *arg, struct tlink *l, int64_t relay_unix)
+{
+	struct contender *c = arg;
+	(void)l;
+	if (c->dial->ops.clock)
+		c->dial->ops.clock(c->dial->arg, NULL, relay_unix);
+}
+
+static const struct tlink_ops contender_ops = { .up = c_up, .data = c_data, .down = c_down, .clock = c_clock };
 
 static void start_contender(struct contender *c)
 {

@@ -50,8 +50,10 @@ const struct tlink_proxy *dialer_proxy(const struct dialer *dl);
 /* Starts a race to targets[0..n). ops.up receives the winning link, which
  * from then on reports to ops/arg (data, down) like any tlink; ops.down
  * with a NULL link reports that every contender failed (why = the most
- * telling failure: an HTTP refusal over a timeout). *out lets the owner
- * cancel; it must be forgotten once up or down (NULL link) was called. */
+ * telling failure: an HTTP refusal over a timeout). ops.clock (optional)
+ * with a NULL link passes on each contender's clock report (tlink.h), so
+ * it comes before that dial's ops.down. *out lets the owner cancel; it
+ * must be forgotten once up or down (NULL link) was called. */
 int dialer_dial(struct dialer *dl, const struct tlink_target *targets, unsigned n,
 		const struct tlink_ops *ops, void *arg, struct dial **out);
 void dial_cancel(struct dial *dial);

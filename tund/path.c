@@ -138,6 +138,8 @@ static void set_current(struct daemon *d, struct peer *p, struct cand *c, const 
 
 static void clear_current(struct daemon *d, struct peer *p, const char *reason)
 {
+	if (d->stopping)
+		return;
 	log_info("peer %s: no working path (%s); trying every path again", p->cfg.name, reason);
 	p->switches++;
 	p->last_switch_unix = (int64_t)time(NULL);
@@ -214,13 +216,20 @@ static void evaluate(struct daemon *d, struct peer *p, uint64_t now)
 void path_heard(struct daemon *d, struct peer *p, const struct pathref *from, enum path_evidence ev)
 {
 	uint64_t now = uv_now(d->loop);
+	/* A stream carries one peer: another peer's packet on it (a relay
+	 * replaying it there) proves nothing about this peer's paths. */
+	if (from->conn && from->conn->peer && from->conn->peer != p)
+		return;
 	struct cand *c = find_or_add(d, p, from);
 	if (!c)
 		return;
 	if (from->conn && !from->conn->peer)
 		tconn_attach(from->conn, p);
 	struct cand *cur = current(p);
-	if (c == cur)
+	/* The peer's data on our current path says the peer uses it; its
+	 * probes alone do not (it may be probing a path it has left because
+	 * our direction is dead). */
+	if (c == cur && ev == PATH_HEARD_DATA)
 		c->misses = 0;
 	if (ev == PATH_HEARD_DATA && cur && c != cur && fresh(c, now) && !held_down(c, now) &&
 	    now - cur->last_rx_ms > PATH_FOLLOW_MS) {
@@ -308,6 +317,7 @@ void path_send_all(struct daemon *d, struct peer *p, const uint8_t *buf, size_t 
 void path_conn_up(struct daemon *d, struct peer *p, struct tconn *c)
 {
 	p->relay_dialing = false;
+	p->relay_retry_ms = 0;
 	p->relay_failures = 0;
 	p->relay_error[0] = '\0';
 	if (!punch_add_stream(p, c, c->kind == TCONN_RELAY ? PATH_RELAY : PATH_TCP)) {
@@ -326,7 +336,7 @@ void path_conn_up(struct daemon *d, struct peer *p, struct tconn *c)
 void path_conn_down(struct daemon *d, struct tconn *c)
 {
 	struct peer *p = c->peer;
-	if (!p) {
+	if (!p || d->stopping) {
 		/* A client's dial that came up but was never attached is the
 		 * relaylink's business; an unattached spliced connection had no
 		 * peer to tell. */
@@ -342,6 +352,8 @@ void path_conn_down(struct daemon *d, struct tconn *c)
 		char reason[96];
 		snprintf(reason, sizeof(reason), "the %s stream closed", path_kind_name(p->path));
 		struct cand *b = best_fresh(p, uv_now(d->loop), NULL);
+		if (!b)
+			b = open_stream(p, NULL);
 		if (b)
 			set_current(d, p, b, reason);
 		else
@@ -411,8 +423,9 @@ static uint64_t probe_due(const struct peer *p, const struct cand *c, uint64_t n
  * both NATs learn of each other again once UDP gets through. */
 static uint64_t upgrade_ask_due(const struct peer *p, uint64_t now)
 {
-	if (!p->rs || (p->has_endpoint && p->path <= PATH_DIRECT) || !active(p, now))
-		return 0;
+	uint64_t last = p->last_data_tx_ms > p->last_data_rx_ms ? p->last_data_tx_ms : p->last_data_rx_ms;
+	if (!p->rs || (p->has_endpoint && p->path <= PATH_DIRECT) || !last || now - last >= PATH_ACTIVE_MS)
+		return 0; /* only while data flows: new sessions must not keep it going */
 	return p->upgrade_ask_ms ? p->upgrade_ask_ms : now;
 }
 
@@ -420,11 +433,8 @@ uint64_t path_next_due(const struct peer *p)
 {
 	const struct daemon *d = p->d;
 	uint64_t due = 0;
-	if (!timers_session_alive(d, p->cur, uv_now(d->loop))) {
-		if (p->relay_retry_ms && !p->relay_dialing)
-			due = p->relay_retry_ms;
-		return due;
-	}
+	if (!timers_session_alive(d, p->cur, uv_now(d->loop)))
+		return p->relay_dialing ? 0 : p->relay_retry_ms;
 	uint64_t now = uv_now(d->loop);
 	for (unsigned i = 0; i < p->n_cands; i++) {
 		uint64_t t = probe_due(p, &p->cands[i], now);
@@ -441,8 +451,10 @@ uint64_t path_next_due(const struct peer *p)
 
 void path_tick(struct daemon *d, struct peer *p, uint64_t now)
 {
-	if (now >= p->relay_retry_ms)
+	if (p->relay_retry_ms && now >= p->relay_retry_ms) {
+		p->relay_retry_ms = 0; /* a deadline that passed must not stay due */
 		path_want_relay(d, p);
+	}
 	if (!timers_session_alive(d, p->cur, now))
 		return;
 	uint64_t ask = upgrade_ask_due(p, now);

@@ -17,7 +17,9 @@
  * the path they came in on.
  *
  * Policy (every value in the PATH_* constants):
- *   - the first path that completes a handshake carries traffic at once;
+ *   - the first path that completes a handshake carries traffic at once,
+ *     and a handshake round trip completed on a better path moves traffic
+ *     there at once (a round trip is the proof probes would give);
  *   - while a session exists and data flows, or the session or the path
  *     is new (all three within PATH_ACTIVE_MS), every path
  *     other than the current one is probed each PATH_PROBE_MS
@@ -36,7 +38,7 @@
  *     us there too (the peer found the current path dead first);
  *   - a path that just failed cannot come back for PATH_HOLDDOWN_MS;
  *   - a peer found through the mediator and without a direct path asks
- *     the mediator again over UDP each PATH_UPGRADE_ASK_MS while active
+ *     the mediator again over UDP each PATH_UPGRADE_ASK_MS while data flows
  *     (resolve.h: resolve_upgrade), so NATs that closed while UDP was
  *     blocked are punched again when it comes back.
  * Every switch is logged and kept (time, from, to, reason) for status.

@@ -121,6 +121,15 @@ static bool keeps_own_handshake(const struct daemon *d, const struct peer *p, ui
 	return memcmp(d->self.pub, p->cfg.key, KEY_LEN) > 0;
 }
 
+static bool stream_handshake_allowed(struct tconn *c, uint64_t now)
+{
+	if (now - c->hs_window_ms >= 1000) {
+		c->hs_window_ms = now;
+		c->hs_in_window = 0;
+	}
+	return ++c->hs_in_window <= TCONN_HS_PER_S;
+}
+
 static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from, uint64_t now)
 {
 	const struct endpoint *src = &from->ep;
@@ -137,9 +146,10 @@ static void rx_init(struct daemon *d, uint8_t *buf, size_t len, const struct pat
 		d->cnt.handshake_bad_mac++;
 		return;
 	}
-	/* Stream paths are rate limited by who runs them (the relay); their
-	 * ep is the relay's address, shared by every client behind it. */
-	if (!from->conn && !ratelimit_allow(&d->rl, src->addr, now)) {
+	/* A stream path is one client's (the relay splices one per session):
+	 * it gets its own small budget, not the relay address's, which every
+	 * client behind the relay shares. */
+	if (from->conn ? !stream_handshake_allowed(from->conn, now) : !ratelimit_allow(&d->rl, src->addr, now)) {
 		d->cnt.handshake_ratelimited++;
 		return;
 	}

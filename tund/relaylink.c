@@ -14,6 +14,13 @@
  * whole pool. An idle connection lost after less than RELAYLINK_STABLE_MS
  * counts as a failure too, so a relay that drops us cannot make us spin.
  *
+ * Clock: a 401 whose Tund-Time shows our clock off by more than half the
+ * relay's tolerance (network delay cannot explain that) was for the clock.
+ * The offset is kept for every later dial to this relay (until another
+ * relay is named) and the refused dial is repeated once at once with it;
+ * a repeat refused again goes to the usual failure handling. A 401 that
+ * the clock does not explain is the key's.
+ *
  * The object always exists (the mediator may name a relay later); every
  * function also accepts NULL. Memory: pool entries and client dials are
  * plain heap nodes freed where they end; the object itself goes in its
@@ -25,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -57,6 +65,9 @@ struct pool_conn {
 	bool spliced;                 /* SPLICED seen in the current input */
 	uint64_t up_ms, last_rx_ms, last_ping_ms;
 	uint64_t ping_seq;
+	int64_t signed_offset_s;      /* the clock offset its request used */
+	bool clock_refused;           /* its 401 was for the clock */
+	bool clock_retry;             /* it is the one repeat with a new offset */
 	struct pool_conn *next;
 };
 
@@ -64,6 +75,8 @@ struct client_dial {
 	struct relaylink *r;
 	struct peer *p;
 	struct dial *dial;
+	int64_t signed_offset_s;      /* as for pool_conn */
+	bool clock_refused, clock_retry;
 	struct client_dial *next;
 };
 
@@ -74,6 +87,7 @@ struct relaylink {
 	uint16_t port;
 	uint8_t key[KEY_LEN];
 	char server_id[MEDPROTO_SERVER_ID_MAX];
+	int64_t clock_offset_s;       /* the relay's clock minus ours, s (its 401s) */
 
 	struct pool_conn *pool;
 	struct client_dial *dials;
@@ -132,6 +146,7 @@ static int make_target(const struct relaylink *r, struct tlink_target *t, const 
 	memcpy(t->pub, r->d->self.pub, KEY_LEN);
 	memcpy(t->relay_pub, r->key, KEY_LEN);
 	snprintf(t->extra_headers, sizeof(t->extra_headers), "%s", extra ? extra : "");
+	t->clock_offset_s = r->clock_offset_s;
 	return 0;
 }
 
@@ -148,9 +163,38 @@ static int dial(struct relaylink *r, const char *path, const char *extra, const 
 	return rc;
 }
 
-/* A refusal or failure in words for status and logs. */
-static void explain(char *out, size_t outlen, unsigned status, const char *why, bool client)
+static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
+
+/* The relay's clock (relay_unix) came with a 401 to a request signed with
+ * offset used. True when it explains the refusal; the offset is then kept. */
+static bool clock_learn(struct relaylink *r, int64_t used, int64_t relay_unix)
 {
+	int64_t skew = relay_unix - (int64_t)time(NULL);
+	if (abs64(skew - used) <= RELAYPROTO_SKEW_S / 2)
+		return false;
+	if (abs64(skew - r->clock_offset_s) > RELAYPROTO_SKEW_S / 2) /* news, not another contender */
+		log_warn("relay: the relay's clock is %lld s %s ours; signing with its time",
+			 (long long)abs64(skew), skew >= 0 ? "ahead of" : "behind");
+	r->clock_offset_s = skew;
+	return true;
+}
+
+/* A refusal or failure in words for status and logs. A 401 to a request
+ * signed with the relay's clock (used != 0), or refused for the clock even
+ * so (refused: a repeat), says what is left to check. */
+static void explain(char *out, size_t outlen, unsigned status, const char *why, bool client,
+		    int64_t used, bool refused)
+{
+	if (status == 401 && refused) {
+		snprintf(out, outlen, "relay: the relay refused our clock again (401) though we signed with "
+			 "its time (%+lld s from ours): is its clock steady?", (long long)used);
+		return;
+	}
+	if (status == 401 && used) {
+		snprintf(out, outlen, "relay: the relay refused our key (401) though we signed with its "
+			 "time (%+lld s from ours): is relay_key right?", (long long)used);
+		return;
+	}
 	const char *what = NULL;
 	switch (status) {
 	case 401: what = "the relay refused our key (401): is relay_key right, and the clock?"; break;
@@ -232,15 +276,22 @@ static void pool_up(void *arg, struct tlink *l);
 static void pool_data(void *arg, struct tlink *l, const uint8_t *buf, size_t len);
 static void pool_down(void *arg, struct tlink *l, int err, unsigned http_status, const char *why);
 
-static const struct tlink_ops pool_ops = { .up = pool_up, .data = pool_data, .down = pool_down };
+static void pool_clock(void *arg, struct tlink *l, int64_t relay_unix);
 
-static int pool_dial(struct relaylink *r)
+static const struct tlink_ops pool_ops = {
+	.up = pool_up, .data = pool_data, .down = pool_down, .clock = pool_clock,
+};
+
+/* clock_retry: the repeat of a dial the relay refused for our clock. */
+static int pool_dial(struct relaylink *r, bool clock_retry)
 {
 	char extra[sizeof(((struct tlink_target *)0)->extra_headers)];
 	struct pool_conn *pc = calloc(1, sizeof(*pc));
 	if (!pc)
 		return -ENOMEM;
 	pc->r = r;
+	pc->signed_offset_s = r->clock_offset_s;
+	pc->clock_retry = clock_retry;
 	/* Before the splice only PING, PONG, SPLICED and CLOSE may come, the
 	 * largest a CLOSE; pool_frame refuses a PACKET. */
 	tcpframe_rx_init(&pc->rx, TCPFRAME_REASON_MAX);
@@ -266,7 +317,7 @@ static void refill(struct relaylink *r)
 	if (want > r->d->cfg.relay_pool)
 		want = r->d->cfg.relay_pool;
 	while (pool_count(r, false) < want) {
-		int rc = pool_dial(r);
+		int rc = pool_dial(r, false);
 		if (rc < 0) {
 			char why[160];
 			snprintf(why, sizeof(why), "relay: cannot start a pool connection: %s", strerror(-rc));
@@ -384,9 +435,20 @@ static void pool_down(void *arg, struct tlink *l, int err, unsigned http_status,
 	char msg[200];
 	(void)err;
 	if (!l) { /* the dial failed */
+		bool again = http_status == 401 && pc->clock_refused && !pc->clock_retry;
+		int64_t used = pc->signed_offset_s;
+		bool refused = pc->clock_refused;
 		pc->dial = NULL;
 		pool_free(pc, false);
-		explain(msg, sizeof(msg), http_status, why, false);
+		if (again && !pool_wanted(r))
+			return;
+		int rc = again ? pool_dial(r, true) : 0;
+		if (again && rc == 0)
+			return; /* not a failure: the repeat decides */
+		if (rc < 0)
+			snprintf(msg, sizeof(msg), "relay: cannot start a pool connection: %s", strerror(-rc));
+		else
+			explain(msg, sizeof(msg), http_status, why, false, used, refused);
 		pool_failed(r, msg);
 		return;
 	}
@@ -400,6 +462,13 @@ static void pool_down(void *arg, struct tlink *l, int err, unsigned http_status,
 	} else {
 		pool_failed(r, msg);
 	}
+}
+
+static void pool_clock(void *arg, struct tlink *l, int64_t relay_unix)
+{
+	struct pool_conn *pc = arg;
+	(void)l;
+	pc->clock_refused |= clock_learn(pc->r, pc->signed_offset_s, relay_unix);
 }
 
 static void send_pool_ping(struct pool_conn *pc, uint64_t now)
@@ -505,24 +574,46 @@ static void client_data(void *arg, struct tlink *l, const uint8_t *buf, size_t l
 	(void)len;
 }
 
+static int client_start(struct client_dial *cd);
+
 static void client_down(void *arg, struct tlink *l, int err, unsigned http_status, const char *why)
 {
 	struct client_dial *cd = arg;
 	struct relaylink *r = cd->r;
 	struct peer *p = cd->p;
 	char msg[200];
+	int rc = 0;
 	(void)err;
 	if (l)
 		return; /* unreachable, as for client_data */
+	cd->dial = NULL;
+	if (http_status == 401 && cd->clock_refused && !cd->clock_retry) {
+		cd->clock_retry = true;
+		rc = client_start(cd);
+		if (rc == 0)
+			return; /* the repeat reports */
+	}
 	client_unlink(cd);
+	if (rc < 0)
+		snprintf(msg, sizeof(msg), "relay: cannot ask again: %s", strerror(-rc));
+	else
+		explain(msg, sizeof(msg), http_status, why, true, cd->signed_offset_s, cd->clock_refused);
 	free(cd);
-	explain(msg, sizeof(msg), http_status, why, true);
 	if (http_status != 404) /* offline is the peer's state, not the relay's */
 		snprintf(r->last_error, sizeof(r->last_error), "%s", msg);
 	path_relay_failed(r->d, p, msg);
 }
 
-static const struct tlink_ops client_ops = { .up = client_up, .data = client_data, .down = client_down };
+static void client_clock(void *arg, struct tlink *l, int64_t relay_unix)
+{
+	struct client_dial *cd = arg;
+	(void)l;
+	cd->clock_refused |= clock_learn(cd->r, cd->signed_offset_s, relay_unix);
+}
+
+static const struct tlink_ops client_ops = {
+	.up = client_up, .data = client_data, .down = client_down, .clock = client_clock,
+};
 
 static struct client_dial *client_find(const struct relaylink *r, const struct peer *p)
 {
@@ -532,17 +623,31 @@ static struct client_dial *client_find(const struct relaylink *r, const struct p
 	return NULL;
 }
 
-int relaylink_connect(struct relaylink *r, struct peer *p)
+/* Starts (or repeats) cd's dial with the relay's clock as known now. */
+static int client_start(struct client_dial *cd)
 {
+	struct relaylink *r = cd->r;
+	struct peer *p = cd->p;
 	char path[TLINK_PATH_MAX];
-	if (!r || !r->known || r->closing)
-		return -ENOENT;
-	if (client_find(r, p))
-		return 0;
 	if (p->cfg.server_id[0])
 		snprintf(path, sizeof(path), "%s%s.%s", RELAYPROTO_PATH_CONNECT, p->cfg.server_id, p->system_id);
 	else
 		snprintf(path, sizeof(path), "%s%s", RELAYPROTO_PATH_CONNECT, p->system_id);
+	cd->signed_offset_s = r->clock_offset_s;
+	cd->clock_refused = false;
+	int rc = dial(r, path, NULL, &client_ops, cd, &cd->dial);
+	if (rc == 0)
+		log_debug("peer %s: asking the relay for a session (%s)%s", p->cfg.name, path,
+			  cd->clock_retry ? " again, with its clock" : "");
+	return rc;
+}
+
+int relaylink_connect(struct relaylink *r, struct peer *p)
+{
+	if (!r || !r->known || r->closing)
+		return -ENOENT;
+	if (client_find(r, p))
+		return 0;
 	struct client_dial *cd = calloc(1, sizeof(*cd));
 	if (!cd)
 		return -ENOMEM;
@@ -550,14 +655,13 @@ int relaylink_connect(struct relaylink *r, struct peer *p)
 	cd->p = p;
 	/* Errors are returned, never reported through path_relay_failed from
 	 * here: the caller marks the dial as running only after we return. */
-	int rc = dial(r, path, NULL, &client_ops, cd, &cd->dial);
+	int rc = client_start(cd);
 	if (rc < 0) {
 		free(cd);
 		return rc;
 	}
 	cd->next = r->dials;
 	r->dials = cd;
-	log_debug("peer %s: asking the relay for a session (%s)", p->cfg.name, path);
 	return 0;
 }
 
@@ -634,6 +738,7 @@ void relaylink_learn(struct relaylink *r, const char *host, uint16_t port, const
 	}
 	r->port = port;
 	memcpy(r->key, key, KEY_LEN);
+	r->clock_offset_s = 0; /* another relay, another clock */
 	bool had = r->known;
 	r->known = true;
 	log_info("relay: %s %s:%u (named by the mediator)", had ? "now using" : "using", host, port);
@@ -661,6 +766,9 @@ void relaylink_describe(const struct relaylink *r, char *out, size_t outlen)
 				      pool_count(r, true), r->d->cfg.relay_pool, (unsigned long long)r->spliced);
 	if (n < outlen && r->method)
 		n += (size_t)snprintf(out + n, outlen - n, "; via %s", r->method);
+	if (n < outlen && r->clock_offset_s)
+		n += (size_t)snprintf(out + n, outlen - n, "; its clock %+lld s from ours",
+				      (long long)r->clock_offset_s);
 	if (n < outlen && r->last_error[0])
 		snprintf(out + n, outlen - n, "; last error: %s", r->last_error);
 }

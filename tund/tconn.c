@@ -118,21 +118,25 @@ static void closed_cb(uv_handle_t *h)
 }
 
 /* The one way down. tell: send the far end a CLOSE with why (we close on
- * purpose). link_gone: the link is closing by itself (its down callback
- * ran), so it is neither written to nor closed here. */
+ * purpose); the link then closes once that went out (it would be dropped
+ * from the queue otherwise). link_gone: the link is closing by itself (its
+ * down callback ran), so it is neither written to nor closed here. */
 static void close_now(struct tconn *c, const char *why, bool tell, bool link_gone)
 {
+	bool told = false;
 	if (c->closing)
 		return;
 	if (tell && !link_gone && c->link && why) {
 		size_t n = strlen(why);
 		if (n > TCPFRAME_REASON_MAX)
 			n = TCPFRAME_REASON_MAX;
-		(void)write_frame(c, TCPFRAME_CLOSE, (const uint8_t *)why, n);
+		told = write_frame(c, TCPFRAME_CLOSE, (const uint8_t *)why, n) == 0;
 	}
 	c->closing = true;
 	uv_timer_stop(&c->timer);
-	if (c->link && !link_gone)
+	if (c->link && !link_gone && told)
+		tlink_close_after_flush(c->link);
+	else if (c->link && !link_gone)
 		tlink_close(c->link);
 	c->link = NULL;
 	log_info("%s (%s): closed: %s", c->desc, peer_name(c), why ? why : "closed");

@@ -26,6 +26,7 @@
 #define TCONN_PING_MS    10000
 #define TCONN_DEAD_MS    30000
 #define TCONN_ATTACH_MS  10000
+#define TCONN_HS_PER_S       5   /* handshake initiations accepted per second */
 
 struct daemon;
 struct peer;
@@ -43,6 +44,8 @@ struct tconn {
 	uv_timer_t timer;               /* ping, dead and attach deadlines */
 	uint64_t created_ms, last_rx_ms, last_tx_ms;
 	uint64_t rx_frames, tx_frames, tx_dropped;  /* dropped: link queue full */
+	uint64_t hs_window_ms;          /* handshake rate limit (receive.c) */
+	unsigned hs_in_window;
 	bool closing;
 	struct tconn *next;             /* in the daemon's list of tconns */
 };
@@ -58,7 +61,9 @@ void tconn_attach(struct tconn *c, struct peer *p);
  * (relaylink.c: the rest of the read that carried SPLICED), handled as if
  * the link had delivered them now. */
 void tconn_input(struct tconn *c, const uint8_t *buf, size_t len);
-/* Closes the link (path_conn_down is called) and frees in close callbacks. */
+/* Sends a CLOSE frame with why, lets what is queued go out (at most
+ * TLINK_FLUSH_MS, tlink_close_after_flush), calls path_conn_down and frees
+ * in close callbacks. */
 void tconn_close(struct tconn *c, const char *why);
 /* Closes every tconn of the daemon (shutdown); done(arg) when all are freed. */
 void tconn_close_all(struct daemon *d, void (*done)(void *arg), void *arg);

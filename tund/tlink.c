@@ -14,6 +14,14 @@
  * ops.down is called only from fail(), which marks the link closing first:
  * at most once, never after tlink_close, never from inside tlink_write
  * (a failure found there is reported from a zero timer instead).
+ *
+ * Draining (tlink_close_after_flush): the owner's ops are cleared, so no
+ * callback reaches it; the link stays up, reading and dropping what comes,
+ * until its queue is out and (stream) the far end answered the FIN with
+ * its own or (POLL) the last POST was answered, or the timer fires. Waiting
+ * for the far end's FIN, rather than closing as soon as the queue reached
+ * the kernel, matters: closing a socket with unread input makes the kernel
+ * reset the connection and drop its unsent data.
  */
 #include "tlink.h"
 
@@ -24,6 +32,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <sodium.h>
 
 #include "httpmsg.h"
 #include "log.h"
@@ -56,13 +66,16 @@ struct tlink {
 	void *arg;
 	enum phase phase;
 	bool closing;
+	bool draining;               /* tlink_close_after_flush: closing once flushed */
 	bool in_write;               /* inside tlink_write: failures are deferred */
 	int pending_err;             /* deferred failure, reported by the timer */
 	char pending_why[WHY_MAX];
 	unsigned refs;               /* open handles + pending name lookup; freed at 0 */
 	uv_getaddrinfo_t gai;
 	bool gai_running;
-	uv_timer_t timer;            /* TLINK_SETUP_MS deadline; deferred failures */
+	uv_timer_t timer;            /* TLINK_SETUP_MS and TLINK_FLUSH_MS deadlines;
+					deferred failures */
+	uv_shutdown_t sreq;          /* draining a stream: FIN behind the queue */
 	bool to_proxy;               /* TCP goes to the proxy */
 	bool absolute;               /* requests in absolute form (the proxy reads them) */
 	struct sockaddr_in dest;
@@ -118,6 +131,7 @@ static void maybe_free(struct tlink *l)
 {
 	if (l->closing && l->refs == 0) {
 		free(l->up);
+		sodium_memzero(&l->t, sizeof(l->t)); /* our private key */
 		free(l);
 	}
 }
@@ -195,6 +209,35 @@ void tlink_close(struct tlink *l)
 		teardown(l);
 }
 
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+	struct tlink *l = req->data;
+	/* Done: the queue is in the kernel and our FIN behind it; the far
+	 * end's FIN (main_read_cb) or the timer ends the link. */
+	if (status < 0 && !l->closing)
+		teardown(l);
+}
+
+void tlink_close_after_flush(struct tlink *l)
+{
+	if (!l || l->closing || l->draining)
+		return;
+	bool empty = l->m == TLINK_POLL ? !l->post_busy && l->up_len == l->up_off : l->queued == 0;
+	if (l->phase != PH_UP || l->pending_err || empty) {
+		teardown(l);
+		return;
+	}
+	l->draining = true;
+	memset(&l->ops, 0, sizeof(l->ops)); /* no callback follows */
+	l->arg = NULL;
+	uv_timer_start(&l->timer, timer_cb, TLINK_FLUSH_MS, 0);
+	if (l->m == TLINK_POLL)
+		return; /* post_done closes after the last answer */
+	l->sreq.data = l;
+	if (uv_shutdown(&l->sreq, (uv_stream_t *)&l->main.tcp, shutdown_cb) < 0)
+		teardown(l);
+}
+
 static void timer_cb(uv_timer_t *h)
 {
 	struct tlink *l = h->data;
@@ -202,6 +245,12 @@ static void timer_cb(uv_timer_t *h)
 	unsigned s = TLINK_SETUP_MS / 1000;
 	if (l->pending_err) {
 		fail(l, l->pending_err, 0, "%s", l->pending_why);
+		return;
+	}
+	if (l->draining) {
+		log_debug("link %s:%u via %s: closed after %u ms with %zu bytes unsent", l->t.host, l->t.port,
+			  tlink_method_name(l->m), TLINK_FLUSH_MS, tlink_queued(l));
+		teardown(l);
 		return;
 	}
 	switch (l->phase) {
@@ -306,7 +355,7 @@ static void send_request(struct tlink *l, bool upgrade)
 	request_target(l, l->t.path, target, sizeof(target));
 	if (l->t.auth) {
 		int rc = relayproto_auth_headers(auth, sizeof(auth), l->t.priv, l->t.pub, l->t.relay_pub,
-						 l->t.path, (int64_t)time(NULL));
+						 l->t.path, (int64_t)time(NULL) + l->t.clock_offset_s);
 		if (rc < 0) {
 			fail(l, rc, 0, "cannot build the Tund-Auth headers: %s", strerror(-rc));
 			return;
@@ -327,7 +376,7 @@ static void send_request(struct tlink *l, bool upgrade)
 
 int tlink_write2(struct tlink *l, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	if (!l || l->closing || l->phase != PH_UP)
+	if (!l || l->closing || l->draining || l->phase != PH_UP)
 		return -ENOTCONN;
 	size_t len = alen + blen;
 	if (tlink_queued(l) + len > TLINK_MAX_QUEUED)
@@ -546,6 +595,17 @@ static void on_connect_answer(struct tlink *l, const struct http_head *h)
 		go_up(l);
 }
 
+/* A relay's 401 carries its clock (relayproto.h): the owner learns it
+ * before the down that follows. Only plain decimal seconds are taken. */
+static void report_clock(struct tlink *l, const struct http_head *h)
+{
+	const char *v = http_field(h, "Tund-Time");
+	size_t n = v ? strspn(v, "0123456789") : 0;
+	if (h->status != 401 || !l->ops.clock || n == 0 || n > 18 || v[n])
+		return;
+	l->ops.clock(l->arg, l, (int64_t)strtoll(v, NULL, 10));
+}
+
 static void on_upgrade_answer(struct tlink *l, const struct http_head *h)
 {
 	char w[CFG_HOST_MAX + 16], target[HTTP_TARGET_MAX];
@@ -560,9 +620,11 @@ static void on_upgrade_answer(struct tlink *l, const struct http_head *h)
 		 * the relay took the request for a poll. */
 		fail(l, -EPROTONOSUPPORT, h->status, "%s answered %u %s to GET %s: the Upgrade did not pass",
 		     w, h->status, h->reason, target);
-	else
+	else {
+		report_clock(l, h);
 		fail(l, -ECONNREFUSED, h->status, "%s answered %u %s to GET %s", w, h->status, h->reason,
 		     target);
+	}
 }
 
 static bool token_ok(const char *s)
@@ -580,6 +642,7 @@ static void on_get_answer(struct tlink *l, const struct http_head *h)
 	who(l, w, sizeof(w));
 	request_target(l, l->t.path, target, sizeof(target));
 	if (h->status != 200) {
+		report_clock(l, h);
 		fail(l, -ECONNREFUSED, h->status, "%s answered %u %s to GET %s", w, h->status, h->reason,
 		     target);
 		return;
@@ -713,6 +776,10 @@ static void post_done(struct tlink *l)
 	if (l->post_close) {
 		l->post_close = false;
 		conn_close(&l->post);
+	}
+	if (l->draining && l->up_len == l->up_off) {
+		teardown(l); /* the last word was taken */
+		return;
 	}
 	if (l->phase == PH_PROVE) {
 		go_up(l);

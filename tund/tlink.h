@@ -26,10 +26,16 @@
  *
  * Ownership (libuv style): tlink_open allocates; the link closes itself
  * after calling ops.down (once, after which the pointer must be
- * forgotten), or when the owner calls tlink_close (no callback follows).
- * Memory is freed in libuv close callbacks. Writes are copied and queued;
- * a link with more than TLINK_MAX_QUEUED bytes unsent refuses writes with
- * -ENOBUFS (the data path drops, as a full UDP socket would).
+ * forgotten), or when the owner calls tlink_close or
+ * tlink_close_after_flush (no callback follows either). Memory is freed in
+ * libuv close callbacks. Writes are copied and queued; a link with more
+ * than TLINK_MAX_QUEUED bytes unsent refuses writes with -ENOBUFS (the
+ * data path drops, as a full UDP socket would).
+ *
+ * Clock: a relay refuses a Tund-Time too far from its own clock with 401
+ * and its clock in a Tund-Time header (relayproto.h). The link reports
+ * that clock through ops.clock just before ops.down; the owner signs its
+ * next request with target.clock_offset_s.
  */
 #ifndef TUND_TLINK_H
 #define TUND_TLINK_H
@@ -47,6 +53,9 @@
 #define TLINK_MAX_QUEUED    (1024 * 1024)
 #define TLINK_POST_MAX      (256 * 1024)   /* upstream bytes per POST */
 #define TLINK_PATH_MAX      256
+/* tlink_close_after_flush waits at most this long for the queue to go
+ * out and the far end to close. */
+#define TLINK_FLUSH_MS      500
 
 enum tlink_method { TLINK_DIRECT, TLINK_CONNECT, TLINK_UPGRADE, TLINK_POLL };
 #define TLINK_N_METHODS 4
@@ -64,6 +73,9 @@ struct tlink_target {
 	bool auth;
 	uint8_t priv[KEY_LEN], pub[KEY_LEN], relay_pub[KEY_LEN];
 	char extra_headers[128];     /* more header lines, each ending in CRLF */
+	/* Added to time(NULL) for Tund-Time: the relay's clock minus ours,
+	 * as learnt from an earlier 401 (ops.clock), in seconds. */
+	int64_t clock_offset_s;
 };
 
 /* The HTTP proxy, when one is configured. */
@@ -83,6 +95,10 @@ struct tlink_ops {
 	 * sentence for logs and status ("proxy answered 403 Forbidden to
 	 * CONNECT 198.51.100.20:443"). The link is closing; forget it. */
 	void (*down)(void *arg, struct tlink *l, int err, unsigned http_status, const char *why);
+	/* Optional. The service answered 401 with its clock in a decimal
+	 * Tund-Time header (relay_unix, Unix seconds); down (401) follows at
+	 * once. */
+	void (*clock)(void *arg, struct tlink *l, int64_t relay_unix);
 };
 
 /* Starts a link. The target and proxy are copied. 0, or -EINVAL (a method
@@ -99,7 +115,16 @@ int tlink_write(struct tlink *l, const uint8_t *buf, size_t len);
 /* Same for two pieces (a frame header and its body) without joining them. */
 int tlink_write2(struct tlink *l, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 size_t tlink_queued(const struct tlink *l);
+/* Closes at once; what is queued and not yet sent is dropped. */
 void tlink_close(struct tlink *l);
+/* Closes once what is queued went out, for a last word (a CLOSE frame):
+ * refuses writes and stops calling the owner at once, then (DIRECT,
+ * CONNECT, UPGRADE) shuts the sending side down behind the queue and
+ * closes when the far end closes too, or (POLL) sends what is queued in
+ * its POSTs and closes when the last one is answered. Either way it
+ * closes after TLINK_FLUSH_MS at the latest (the queue is at most
+ * TLINK_MAX_QUEUED). A link that is not up, or failed, closes at once. */
+void tlink_close_after_flush(struct tlink *l);
 
 enum tlink_method tlink_method(const struct tlink *l);
 /* "direct", "connect", "upgrade", "poll". */

@@ -4,7 +4,8 @@
  * plays the dialer: up, data, down), the tlink_* functions relaylink.c
  * and tconn.c call write into byte buffers, and path.c / receive.c are
  * recorders. tconn.c is the real one, so the splice hand-over is tested
- * end to end. timers_backoff_ms is replaced by a deterministic 5 ms so the
+ * end to end. A relay refusing our clock is played as the dialer reports
+ * it: ops.clock with the relay's time, then down with 401. timers_backoff_ms is replaced by a deterministic 5 ms so the
  * backoff runs in a bounded, real libuv loop.
  */
 #include <errno.h>
@@ -114,6 +115,7 @@ int tlink_write2(struct tlink *l, const uint8_t *a, size_t alen, const uint8_t *
 
 int tlink_write(struct tlink *l, const uint8_t *buf, size_t len) { return tlink_write2(l, buf, len, NULL, 0); }
 void tlink_close(struct tlink *l) { l->closed++; }
+void tlink_close_after_flush(struct tlink *l) { l->closed++; }
 enum tlink_method tlink_method(const struct tlink *l) { (void)l; return TLINK_POLL; }
 const char *tlink_method_name(enum tlink_method m) { return m == TLINK_POLL ? "poll" : "other"; }
 
@@ -232,6 +234,20 @@ static void dial_fail(struct dial *dp, unsigned status, const char *why)
 {
 	dp->ended = true;
 	dp->ops->down(dp->arg, NULL, -ECONNREFUSED, status, why);
+}
+
+/* The relay refused the dial with 401 and its clock, skew_s from ours
+ * (what tlink.c and the dialer report: the clock, then down). */
+static void dial_refuse_clock(struct dial *dp, int64_t skew_s)
+{
+	assert_non_null(dp->ops->clock);
+	dp->ops->clock(dp->arg, NULL, (int64_t)time(NULL) + skew_s);
+	dial_fail(dp, 401, "relay answered 401 Unauthorized to GET ...");
+}
+
+static bool offset_near(const struct dial *dp, int64_t skew_s)
+{
+	return dp->t.clock_offset_s >= skew_s - 1 && dp->t.clock_offset_s <= skew_s + 1;
 }
 
 static void feed(struct tlink *l, const uint8_t *buf, size_t len) { l->ops->data(l->arg, l, buf, len); }
@@ -471,6 +487,129 @@ static void test_close_cancels(void **state)
 	assert_int_equal(relaylink_connect(NULL, &fx->peer), -ENOENT);
 }
 
+/* A pool dial refused for the clock is repeated at once with the relay's
+ * time, and every later dial signs with it; a repeat refused again goes
+ * to the backoff (no loop), with a status that says what is left. */
+static void test_pool_clock_retry(void **state)
+{
+	struct fx *fx = *state;
+	char desc[400];
+	fx->d.cfg.publish = true;
+	fx->d.cfg.relay_pool = 1;
+	configure_relay(&fx->d);
+	assert_int_equal(relaylink_new(&fx->d.relay, &fx->d), 0);
+	assert_int_equal(fx->dials[0].t.clock_offset_s, 0);
+	dial_refuse_clock(&fx->dials[0], 300);
+	assert_int_equal(fx->n_dials, 2); /* at once, not after a backoff */
+	assert_int_equal(live_dials(fx), 1);
+	assert_true(offset_near(&fx->dials[1], 300));
+	relaylink_describe(fx->d.relay, desc, sizeof(desc));
+	assert_null(strstr(desc, "last error"));
+	dial_up(&fx->dials[1]);
+	assert_int_equal(relaylink_pool_idle(fx->d.relay), 1);
+	relaylink_describe(fx->d.relay, desc, sizeof(desc));
+	assert_non_null(strstr(desc, "; its clock +3"));
+
+	/* The relay goes; the next dial signs with the offset, and is refused
+	 * for the key: no repeat, the backoff, a clear status. */
+	fx->dials[1].link.ops->down(fx->dials[1].link.arg, &fx->dials[1].link, UV_EOF, 0, "closed");
+	run_for(fx, 0.05);
+	assert_int_equal(fx->n_dials, 3);
+	assert_true(offset_near(&fx->dials[2], 300));
+	dial_refuse_clock(&fx->dials[2], 300);
+	assert_int_equal(fx->n_dials, 3);
+	relaylink_describe(fx->d.relay, desc, sizeof(desc));
+	if (!strstr(desc, "last error: relay: the relay refused our key (401) though we signed with its time (+3"))
+		fail_msg("describe: %s", desc);
+
+	/* A relay whose clock keeps jumping: one repeat per dial, then the
+	 * backoff. */
+	run_for(fx, 0.05);
+	assert_int_equal(fx->n_dials, 4);
+	dial_refuse_clock(&fx->dials[3], 900);
+	assert_int_equal(fx->n_dials, 5);
+	assert_true(offset_near(&fx->dials[4], 900));
+	dial_refuse_clock(&fx->dials[4], 1500);
+	assert_int_equal(fx->n_dials, 5);
+	assert_int_equal(live_dials(fx), 0);
+	relaylink_describe(fx->d.relay, desc, sizeof(desc));
+	if (!strstr(desc, "last error: relay: the relay refused our clock again (401)"))
+		fail_msg("describe: %s", desc);
+	run_for(fx, 0.05);
+	assert_int_equal(fx->n_dials, 6);
+	assert_true(offset_near(&fx->dials[5], 1500));
+	dial_up(&fx->dials[5]);
+	assert_int_equal(relaylink_pool_idle(fx->d.relay), 1);
+}
+
+static void test_client_clock_retry(void **state)
+{
+	struct fx *fx = *state;
+	configure_relay(&fx->d);
+	assert_int_equal(relaylink_new(&fx->d.relay, &fx->d), 0);
+	assert_int_equal(relaylink_connect(fx->d.relay, &fx->peer), 0);
+	dial_refuse_clock(&fx->dials[0], -400);
+	assert_int_equal(fx->n_failed, 0);
+	assert_int_equal(fx->n_dials, 2);
+	assert_true(offset_near(&fx->dials[1], -400));
+	assert_string_equal(fx->dials[1].t.path, fx->dials[0].t.path);
+	assert_int_equal(relaylink_connect(fx->d.relay, &fx->peer), 0); /* still one at a time */
+	assert_int_equal(fx->n_dials, 2);
+	dial_up(&fx->dials[1]);
+	assert_int_equal(fx->n_up, 1);
+
+	/* Signed with the relay's time and still refused: the key's fault,
+	 * reported, not repeated. */
+	assert_int_equal(relaylink_connect(fx->d.relay, &fx->peer), 0);
+	assert_true(offset_near(&fx->dials[2], -400));
+	dial_refuse_clock(&fx->dials[2], -400);
+	assert_int_equal(fx->n_dials, 3);
+	assert_int_equal(fx->n_failed, 1);
+	assert_non_null(strstr(fx->failed_why, "refused our key (401) though we signed with its time (-4"));
+
+	/* The relay's clock moved: one repeat; refused again for the key. */
+	assert_int_equal(relaylink_connect(fx->d.relay, &fx->peer), 0);
+	dial_refuse_clock(&fx->dials[3], 400);
+	assert_int_equal(fx->n_dials, 5);
+	assert_true(offset_near(&fx->dials[4], 400));
+	dial_refuse_clock(&fx->dials[4], 400);
+	assert_int_equal(fx->n_dials, 5);
+	assert_int_equal(fx->n_failed, 2);
+	assert_non_null(strstr(fx->failed_why, "refused our key (401) though we signed with its time (+4"));
+
+	/* A cancelled repeat stays cancelled. */
+	assert_int_equal(relaylink_connect(fx->d.relay, &fx->peer), 0);
+	dial_refuse_clock(&fx->dials[5], 2000);
+	assert_int_equal(fx->n_dials, 7);
+	relaylink_cancel(fx->d.relay, &fx->peer);
+	assert_true(fx->dials[6].cancelled);
+	assert_int_equal(fx->n_failed, 2);
+}
+
+/* Another relay, another clock: the offset starts again at 0. */
+static void test_clock_reset_on_learn(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t key[KEY_LEN];
+	memset(key, 7, sizeof(key));
+	fx->d.cfg.publish = true;
+	fx->d.cfg.relay_pool = 1;
+	assert_int_equal(relaylink_new(&fx->d.relay, &fx->d), 0);
+	relaylink_learn(fx->d.relay, "192.0.2.9", 443, key);
+	dial_refuse_clock(&fx->dials[0], 200);
+	assert_true(offset_near(&fx->dials[1], 200));
+	relaylink_learn(fx->d.relay, "192.0.2.10", 443, key);
+	assert_true(fx->dials[1].cancelled);
+	assert_int_equal(fx->n_dials, 3);
+	assert_int_equal(fx->dials[2].t.clock_offset_s, 0);
+	/* A 401 whose clock agrees with ours is the key's: no repeat. */
+	dial_refuse_clock(&fx->dials[2], 0);
+	assert_int_equal(fx->n_dials, 3);
+	char desc[400];
+	relaylink_describe(fx->d.relay, desc, sizeof(desc));
+	assert_non_null(strstr(desc, "last error: relay: the relay refused our key (401): is relay_key right, and the clock?"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +622,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_offline_and_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_cancels, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_clock_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_clock_retry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_reset_on_learn, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

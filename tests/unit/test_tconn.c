@@ -36,7 +36,8 @@ struct tlink {
 	uint8_t out[4096];        /* everything written */
 	size_t out_len;
 	int write_rc;             /* what writes return (0 = accept) */
-	int closed;               /* tlink_close calls */
+	int closed;               /* tlink_close and tlink_close_after_flush calls */
+	int flushed;              /* tlink_close_after_flush calls */
 };
 
 void tlink_set_ops(struct tlink *l, const struct tlink_ops *ops, void *arg)
@@ -65,6 +66,12 @@ int tlink_write(struct tlink *l, const uint8_t *buf, size_t len)
 }
 
 void tlink_close(struct tlink *l) { l->closed++; }
+/* Counted as a close too; flushed says which kind. */
+void tlink_close_after_flush(struct tlink *l)
+{
+	l->closed++;
+	l->flushed++;
+}
 
 void tlink_describe(const struct tlink *l, char *out, size_t outlen)
 {
@@ -281,6 +288,7 @@ static void test_close_frame(void **state)
 	assert_int_equal(fx->n_down, 1);
 	assert_ptr_equal(fx->down_conn, fx->c);
 	assert_int_equal(fx->link.closed, 1);
+	assert_int_equal(fx->link.flushed, 0); /* nothing to flush: closed at once */
 	assert_int_equal(fx->link.out_len, 0); /* no CLOSE sent back */
 	run_until(fx, all_freed, 2);
 	assert_null(fx->d.tconns);
@@ -295,13 +303,38 @@ static void test_bad_stream(void **state)
 	feed(&fx->link, buf, TCPFRAME_HDR_LEN);
 	assert_int_equal(fx->n_down, 1);
 	assert_int_equal(fx->link.closed, 1);
-	/* we said why before closing */
+	/* we said why before closing, and the link closes once that is out */
 	assert_true(fx->link.out_len > TCPFRAME_HDR_LEN);
 	assert_int_equal(fx->link.out[0], TCPFRAME_CLOSE);
+	assert_int_equal(fx->link.flushed, 1);
 	/* nothing more after closing */
 	feed(&fx->link, buf, TCPFRAME_HDR_LEN);
 	tconn_close(fx->c, "again");
 	assert_int_equal(fx->n_down, 1);
+}
+
+/* Our CLOSE and its reason go out before the link closes; a CLOSE that
+ * could not be queued leaves nothing to wait for. */
+static void test_close_says_why_then_flushes(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t want[64];
+	assert_int_equal(tconn_new(&fx->c, &fx->d, &fx->link, TCONN_RELAY, &fx->peer), 0);
+	tconn_close(fx->c, "peer removed from the config");
+	size_t w = frame(want, TCPFRAME_CLOSE, "peer removed from the config", 28);
+	assert_int_equal(fx->link.out_len, w);
+	assert_memory_equal(fx->link.out, want, w);
+	assert_int_equal(fx->link.flushed, 1);
+	assert_int_equal(fx->link.closed, 1);
+	assert_int_equal(fx->n_down, 1);
+
+	assert_int_equal(tconn_new(&fx->c, &fx->d, &fx->link2, TCONN_RELAY, &fx->peer), 0);
+	fx->link2.write_rc = -ENOBUFS;
+	tconn_close(fx->c, "queue full");
+	assert_int_equal(fx->link2.flushed, 0);
+	assert_int_equal(fx->link2.closed, 1);
+	run_until(fx, all_freed, 2);
+	assert_null(fx->d.tconns);
 }
 
 static void test_spliced_refused(void **state)
@@ -407,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_send, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_says_why_then_flushes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spliced_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_inside_receive, setup, teardown),

@@ -7,13 +7,19 @@
  *   relay   Upgrade GET -> 101 and echo; plain GET -> 200 chunked with a
  *           Tund-Session token; POST /tund/v1/up/<token> -> the body as a
  *           chunk on that session's GET, then 204; optional bytes right
- *           behind the 101/200; checks Tund-Auth when told
+ *           behind the 101/200; checks Tund-Auth when told, and then
+ *           may refuse a bad one with 401 and its clock (its own clock
+ *           may be skewed); records the stream bytes it receives
  *   echo    raw echo (the mediator's stand-in)
- *   silent  accepts and never answers
+ *   silent  accepts and never answers (records what it reads, or does
+ *           not even read)
  *   proxy   CONNECT -> 200 and splice, or 403; absolute-form GET/POST
  *           forwarded in origin form (streaming, keep-alive), Upgrade
  *           passed, stripped or refused; can close the client connection
  *           after each POST answer
+ *
+ * Last, relaylink.c's pool against the fake relay, through the real dialer
+ * and links (its clock retry end to end).
  *
  * Everything listens on 127.0.0.1 ephemeral ports. The proxy maps one
  * port (a closed one, so DIRECT fails there) to the relay's.
@@ -39,7 +45,9 @@
 #include "daemon.h"
 #include "dialer.h"
 #include "httpmsg.h"
+#include "relaylink.h"
 #include "relayproto.h"
+#include "tcpframe.h"
 #include "tlink.h"
 
 #define PAYLOAD_LEN (300 * 1024 + 77)
@@ -57,6 +65,12 @@ struct srv {
 	uint16_t port;
 	const char *behind;          /* relay: sent right behind 101/200 */
 	bool check_auth;             /* relay */
+	bool refuse_auth;            /* relay: a bad Tund-Auth gets 401 */
+	int64_t skew_s;              /* relay: its clock minus ours */
+	const char *time_hdr;        /* relay: the 401's Tund-Time value ("" = none) */
+	bool no_read;                /* silent: never reads */
+	uint8_t *got;                /* relay stream and POST bodies; silent: all */
+	size_t got_len;
 	uint8_t priv[KEY_LEN], pub[KEY_LEN];
 	bool allow_connect;          /* proxy */
 	enum upg upg;
@@ -190,6 +204,13 @@ static void falloc_cb(uv_handle_t *h, size_t s, uv_buf_t *b)
 static void relay_input(struct fconn *c);
 static void proxy_input(struct fconn *c);
 
+static void record(struct srv *s, const uint8_t *p, size_t n)
+{
+	s->got = realloc(s->got, s->got_len + n + 1);
+	memcpy(s->got + s->got_len, p, n);
+	s->got_len += n;
+}
+
 static void fread_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
 	struct fconn *c = s->data;
@@ -218,7 +239,7 @@ static void fread_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	switch (c->srv->kind) {
 	case K_RELAY: relay_input(c); break;
 	case K_ECHO: fsend(c, c->in, c->len); c->len = 0; break;
-	case K_SILENT: c->len = 0; break;
+	case K_SILENT: record(c->srv, c->in, c->len); c->len = 0; break;
 	case K_PROXY: proxy_input(c); break;
 	}
 }
@@ -238,10 +259,10 @@ static void accept_cb(uv_stream_t *ls, int status)
 {
 	struct srv *s = ls->data;
 	struct fconn *c = fconn_new(s);
-	if (uv_accept(ls, (uv_stream_t *)&c->tcp) == 0)
-		uv_read_start((uv_stream_t *)&c->tcp, falloc_cb, fread_cb);
-	else
+	if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0)
 		fconn_close(c);
+	else if (!s->no_read)
+		uv_read_start((uv_stream_t *)&c->tcp, falloc_cb, fread_cb);
 }
 
 static struct srv *srv_new(struct env *e, enum kind k)
@@ -277,19 +298,35 @@ static uint16_t closed_port(void)
 
 /* ------------------------------------------------------------ relay */
 
-static void relay_auth(struct fconn *c, const struct http_head *h)
+/* False when the request was refused (401, as tund-relay answers). */
+static bool relay_auth(struct fconn *c, const struct http_head *h)
 {
 	struct srv *s = c->srv;
 	uint8_t key[KEY_LEN], nonce[RELAYPROTO_NONCE_LEN];
 	const char *why = NULL;
+	int64_t now = (int64_t)time(NULL) + s->skew_s;
+	char tt[64];
 	if (!s->check_auth)
-		return;
+		return true;
 	if (relayproto_auth_check(s->priv, s->pub, h->target, http_field(h, "Tund-Key"),
 				  http_field(h, "Tund-Time"), http_field(h, "Tund-Nonce"),
-				  http_field(h, "Tund-Auth"), (int64_t)time(NULL), key, nonce, &why) == 0)
+				  http_field(h, "Tund-Auth"), now, key, nonce, &why) == 0) {
 		s->auth_ok++;
+		return true;
+	}
+	s->auth_bad++;
+	if (!s->refuse_auth)
+		return true;
+	if (s->time_hdr && !*s->time_hdr)
+		tt[0] = '\0';
+	else if (s->time_hdr)
+		snprintf(tt, sizeof(tt), "Tund-Time: %s\r\n", s->time_hdr);
 	else
-		s->auth_bad++;
+		snprintf(tt, sizeof(tt), "Tund-Time: %lld\r\n", (long long)now);
+	fsendf(c, "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+	       "Connection: close\r\n%s\r\n%s\n", strlen(why) + 1, tt, why);
+	fconn_finish(c);
+	return false;
 }
 
 static struct fconn *relay_session(struct env *e, const char *token)
@@ -316,13 +353,15 @@ static void relay_head(struct fconn *c, const struct http_head *h)
 	uint64_t cl = 0;
 	if (!strcmp(h->method, "GET") && http_field_has_token(h, "Upgrade", RELAYPROTO_UPGRADE)) {
 		s->n_upgrade++;
-		relay_auth(c, h);
+		if (!relay_auth(c, h))
+			return;
 		fsendf(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n%s",
 		       RELAYPROTO_UPGRADE, s->behind ? s->behind : "");
 		c->st = S_ECHO;
 	} else if (!strcmp(h->method, "GET")) {
 		s->n_get++;
-		relay_auth(c, h);
+		if (!relay_auth(c, h))
+			return;
 		snprintf(c->token, sizeof(c->token), "%032x", ++s->n_tokens);
 		fsendf(c, "HTTP/1.1 200 OK\r\nTund-Session: %s\r\nTransfer-Encoding: chunked\r\n"
 		       "Cache-Control: no-store\r\nContent-Type: application/octet-stream\r\n\r\n", c->token);
@@ -353,12 +392,14 @@ static void relay_input(struct fconn *c)
 {
 	while (!c->closing && c->len) {
 		if (c->st == S_ECHO) {
+			record(c->srv, c->in, c->len);
 			fsend(c, c->in, c->len);
 			c->len = 0;
 		} else if (c->st == S_DOWN) {
 			c->len = 0;
 		} else if (c->st == S_BODY) {
 			size_t k = c->len < c->body_left ? c->len : (size_t)c->body_left;
+			record(c->srv, c->in, k);
 			relay_chunk(relay_session(c->srv->env, c->token), c->in, k);
 			consume(c, k);
 			if ((c->body_left -= k) == 0) {
@@ -522,6 +563,9 @@ struct tc {
 	uint8_t *rx;
 	size_t rx_len;
 	bool close_in_up, close_in_data;
+	unsigned clocks, downs_at_clock;
+	int64_t relay_unix;
+	bool clock_link_null;
 };
 
 static void tc_up(void *arg, struct tlink *l)
@@ -557,7 +601,16 @@ static void tc_down(void *arg, struct tlink *l, int err, unsigned status, const 
 	t->l = NULL;
 }
 
-static const struct tlink_ops tc_ops = { .up = tc_up, .data = tc_data, .down = tc_down };
+static void tc_clock(void *arg, struct tlink *l, int64_t relay_unix)
+{
+	struct tc *t = arg;
+	t->clocks++;
+	t->downs_at_clock = t->downs;
+	t->relay_unix = relay_unix;
+	t->clock_link_null = l == NULL;
+}
+
+static const struct tlink_ops tc_ops = { .up = tc_up, .data = tc_data, .down = tc_down, .clock = tc_clock };
 
 /* ------------------------------------------------------------ setup */
 
@@ -585,8 +638,10 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 	char path[128];
-	for (unsigned i = 0; i < e->n_srv; i++)
+	for (unsigned i = 0; i < e->n_srv; i++) {
 		uv_close((uv_handle_t *)&e->srv[i].listen, NULL);
+		free(e->srv[i].got);
+	}
 	for (struct fconn *c = e->conns; c; c = c->next)
 		fconn_close(c);
 	uv_close((uv_handle_t *)&e->tick, NULL);
@@ -880,6 +935,234 @@ static void test_close_inside_callbacks(void **state)
 	assert_int_equal(c.ups + c.downs, 0);
 }
 
+/* ------------------------------------------------------------ clock */
+
+static void relay_keys(struct srv *r, struct tlink_target *t)
+{
+	randombytes_buf(r->priv, KEY_LEN);
+	crypto_scalarmult_base(r->pub, r->priv);
+	randombytes_buf(t->priv, KEY_LEN);
+	crypto_scalarmult_base(t->pub, t->priv);
+	memcpy(t->relay_pub, r->pub, KEY_LEN);
+	t->auth = true;
+}
+
+/* Opens a link to a relay that refuses it; returns the client's record. */
+static struct tc refused(struct env *e, const struct tlink_target *t, enum tlink_method m)
+{
+	struct tc c = { .e = e };
+	struct tlink *l;
+	start_tick(e);
+	assert_int_equal(tlink_open(&l, &e->loop, t, NULL, m, &tc_ops, &c), 0);
+	RUN_UNTIL(e, c.ups || c.downs, 3000);
+	RUN_UNTIL(e, false, 30);
+	assert_int_equal(c.ups, 0);
+	assert_int_equal(c.downs, 1);
+	assert_int_equal(c.status, 401);
+	return c;
+}
+
+/* A relay 300 s ahead refuses our time with 401 and its clock, which
+ * comes before down; signed with that offset, the link comes up. */
+static void test_clock_skew(void **state)
+{
+	struct env *e = *state;
+	struct srv *r = srv_new(e, K_RELAY);
+	struct tlink_target t = target(RELAYPROTO_PATH_LISTEN, r->port);
+	relay_keys(r, &t);
+	r->check_auth = r->refuse_auth = true;
+	r->skew_s = 300;
+	for (int m = 0; m < 2; m++) {
+		enum tlink_method meth = m ? TLINK_POLL : TLINK_DIRECT;
+		t.clock_offset_s = 0;
+		int64_t before = (int64_t)time(NULL);
+		struct tc c = refused(e, &t, meth);
+		assert_int_equal(c.clocks, 1);
+		assert_int_equal(c.downs_at_clock, 0); /* before down */
+		assert_false(c.clock_link_null);
+		assert_true(c.relay_unix >= before + 300 && c.relay_unix <= (int64_t)time(NULL) + 300);
+		t.clock_offset_s = c.relay_unix - (int64_t)time(NULL);
+		unsigned ok = r->auth_ok;
+		echo_through(e, &t, NULL, meth, "");
+		assert_int_equal(r->auth_ok, ok + 1);
+	}
+	assert_int_equal(r->auth_bad, 2);
+	/* The same relay 300 s behind. */
+	r->skew_s = -300;
+	t.clock_offset_s = 0;
+	struct tc c = refused(e, &t, TLINK_DIRECT);
+	assert_int_equal(c.clocks, 1);
+	assert_true(c.relay_unix <= (int64_t)time(NULL) - 299);
+}
+
+/* Only a plain decimal Tund-Time is passed on; a 401 without one is just
+ * a refusal. */
+static void test_clock_bad_header(void **state)
+{
+	struct env *e = *state;
+	struct srv *r = srv_new(e, K_RELAY);
+	struct tlink_target t = target(RELAYPROTO_PATH_LISTEN, r->port);
+	static const char *const bad[] = { "", "12x", "-5", "+1700000000", "1700000000000000000000", "0x10" };
+	relay_keys(r, &t);
+	r->check_auth = r->refuse_auth = true;
+	r->skew_s = 1000;
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r->time_hdr = bad[i];
+		struct tc c = refused(e, &t, TLINK_DIRECT);
+		if (c.clocks)
+			fail_msg("Tund-Time \"%s\" was taken", bad[i]);
+	}
+	/* A wrong key with a right clock: 401 and the clock (the owner sees
+	 * that the clock does not explain it). */
+	r->time_hdr = NULL;
+	r->skew_s = 0;
+	t.relay_pub[0] ^= 1;
+	struct tc c = refused(e, &t, TLINK_POLL);
+	assert_int_equal(c.clocks, 1);
+	assert_true(c.relay_unix >= (int64_t)time(NULL) - 1 && c.relay_unix <= (int64_t)time(NULL));
+}
+
+/* ------------------------------------------------------- close + flush */
+
+/* Handles on the loop that are not the fakes' nor closing: the links'. */
+struct walk {
+	struct env *e;
+	unsigned n;
+};
+
+static void walk_cb(uv_handle_t *h, void *arg)
+{
+	struct walk *w = arg;
+	struct env *e = w->e;
+	if (uv_is_closing(h) || h == (uv_handle_t *)&e->tick)
+		return;
+	for (unsigned i = 0; i < e->n_srv; i++)
+		if (h == (uv_handle_t *)&e->srv[i].listen)
+			return;
+	for (struct fconn *c = e->conns; c; c = c->next)
+		if (h == (uv_handle_t *)&c->tcp)
+			return;
+	w->n++;
+}
+
+static unsigned link_handles(struct env *e)
+{
+	struct walk w = { .e = e };
+	uv_walk(&e->loop, walk_cb, &w);
+	return w.n;
+}
+
+/* A big write and a last word right behind it, then close-after-flush:
+ * the far end gets all of it, the owner hears nothing more, and the link
+ * is gone well within TLINK_FLUSH_MS (the fake relay closes on our FIN or
+ * when the POLL session's GET goes). */
+static void flush_through(struct env *e, struct srv *r, const struct tlink_target *t, enum tlink_method m)
+{
+	struct tc c = { .e = e };
+	struct tlink *l;
+	uint8_t *pl = payload(), last[TCPFRAME_HDR_LEN + 32];
+	const char *why = "tund is shutting down";
+	size_t n = strlen(why), big = 300 * 1024; /* <= PAYLOAD_LEN */
+	tcpframe_header(last, TCPFRAME_CLOSE, n);
+	memcpy(last + TCPFRAME_HDR_LEN, why, n);
+	n += TCPFRAME_HDR_LEN;
+	free(r->got);
+	r->got = NULL;
+	r->got_len = 0;
+	start_tick(e);
+	assert_int_equal(tlink_open(&l, &e->loop, t, NULL, m, &tc_ops, &c), 0);
+	RUN_UNTIL(e, c.ups || c.downs, 3000);
+	assert_int_equal(c.ups, 1);
+	for (size_t off = 0; off < big; off += 60 * 1024)
+		assert_int_equal(tlink_write(l, pl + off, 60 * 1024), 0);
+	assert_int_equal(tlink_write(l, last, n), 0);
+	assert_true(tlink_queued(l) > 0);
+	size_t rx_before = c.rx_len;
+	uint64_t t0 = uv_now(&e->loop);
+	tlink_close_after_flush(l);
+	RUN_UNTIL(e, link_handles(e) == 0, 3000);
+	uint64_t ms = uv_now(&e->loop) - t0;
+	assert_int_equal(link_handles(e), 0);
+	if (ms >= TLINK_FLUSH_MS)
+		fail_msg("%s: took the whole deadline (%llu ms)", tlink_method_name(m), (unsigned long long)ms);
+	RUN_UNTIL(e, r->got_len >= big + n, 1000);
+	assert_int_equal(r->got_len, big + n);
+	assert_memory_equal(r->got, pl, big);
+	assert_memory_equal(r->got + big, last, n);
+	assert_int_equal(c.downs, 0);
+	assert_int_equal(c.rx_len, rx_before); /* the echo was dropped, not delivered */
+	free(c.rx);
+	free(pl);
+}
+
+static void test_close_after_flush(void **state)
+{
+	struct env *e = *state;
+	struct srv *r = srv_new(e, K_RELAY), *px = srv_new(e, K_PROXY);
+	struct tlink_target t = target(RELAYPROTO_PATH_LISTEN, r->port);
+	struct tlink_proxy p = proxy_at(px->port);
+	flush_through(e, r, &t, TLINK_DIRECT);
+	flush_through(e, r, &t, TLINK_POLL);
+	/* POLL through a proxy that closes after every POST answer. */
+	px->close_after_post = true;
+	struct tc c = { .e = e };
+	struct tlink *l;
+	const char *word = "last word";
+	r->got_len = 0;
+	start_tick(e);
+	assert_int_equal(tlink_open(&l, &e->loop, &t, &p, TLINK_POLL, &tc_ops, &c), 0);
+	RUN_UNTIL(e, c.ups || c.downs, 3000);
+	assert_int_equal(c.ups, 1);
+	assert_int_equal(tlink_write(l, (const uint8_t *)word, strlen(word)), 0);
+	tlink_close_after_flush(l);
+	RUN_UNTIL(e, link_handles(e) == 0, 3000);
+	assert_int_equal(link_handles(e), 0);
+	assert_int_equal(r->got_len, strlen(word));
+	assert_memory_equal(r->got, word, strlen(word));
+	assert_int_equal(c.downs, 0);
+}
+
+/* A far end that neither reads nor closes: the link goes at the deadline. */
+static void test_close_after_flush_deadline(void **state)
+{
+	struct env *e = *state;
+	struct srv *s = srv_new(e, K_SILENT);
+	struct tlink_target t = target(NULL, s->port);
+	struct tc c = { .e = e };
+	struct tlink *l;
+	static uint8_t chunk[64 * 1024];
+	s->no_read = true;
+	start_tick(e);
+	assert_int_equal(tlink_open(&l, &e->loop, &t, NULL, TLINK_DIRECT, &tc_ops, &c), 0);
+	RUN_UNTIL(e, c.ups || c.downs, 3000);
+	assert_int_equal(c.ups, 1);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(tlink_write(l, chunk, sizeof(chunk)), 0);
+	uint64_t t0 = uv_now(&e->loop);
+	tlink_close_after_flush(l);
+	RUN_UNTIL(e, link_handles(e) == 0, 3000);
+	uint64_t ms = uv_now(&e->loop) - t0;
+	assert_int_equal(link_handles(e), 0);
+	assert_true(ms >= TLINK_FLUSH_MS - 20 && ms < TLINK_FLUSH_MS + 500);
+	assert_int_equal(c.downs, 0);
+
+	/* Not up yet, or nothing queued: closes at once. */
+	struct srv *r = srv_new(e, K_RELAY);
+	struct tlink_target http = target(RELAYPROTO_PATH_LISTEN, r->port);
+	assert_int_equal(tlink_open(&l, &e->loop, &http, NULL, TLINK_DIRECT, &tc_ops, &c), 0);
+	tlink_close_after_flush(l);
+	RUN_UNTIL(e, false, 20);
+	assert_int_equal(link_handles(e), 0);
+	assert_int_equal(tlink_open(&l, &e->loop, &http, NULL, TLINK_POLL, &tc_ops, &c), 0);
+	RUN_UNTIL(e, c.ups == 2 || c.downs, 3000);
+	assert_int_equal(c.ups, 2);
+	t0 = uv_now(&e->loop);
+	tlink_close_after_flush(l);
+	RUN_UNTIL(e, link_handles(e) == 0, 1000);
+	assert_true(uv_now(&e->loop) - t0 < 100);
+	assert_int_equal(c.downs, 0);
+}
+
 /* ----------------------------------------------------------- dialer */
 
 static struct dialer *new_dialer(struct env *e, uint16_t proxy_port)
@@ -1030,6 +1313,84 @@ static void test_dialer_proxy_from_env(void **state)
 	unsetenv("HTTP_PROXY");
 }
 
+/* The dialer passes each contender's clock on (link NULL) before its
+ * one down for the dial. */
+static void test_dialer_clock(void **state)
+{
+	struct env *e = *state;
+	struct srv *r = srv_new(e, K_RELAY);
+	struct tlink_target t = target(RELAYPROTO_PATH_CONNECT "sys", r->port);
+	struct tc c = { .e = e };
+	struct dial *dial;
+	relay_keys(r, &t);
+	r->check_auth = r->refuse_auth = true;
+	r->skew_s = 500;
+	struct dialer *dl = new_dialer(e, 0);
+	start_tick(e);
+	assert_int_equal(dialer_dial(dl, &t, 1, &tc_ops, &c, &dial), 0);
+	RUN_UNTIL(e, c.downs, 3000);
+	RUN_UNTIL(e, false, 30);
+	assert_int_equal(c.downs, 1);
+	assert_int_equal(c.status, 401);
+	assert_true(c.clocks >= 1); /* DIRECT's, and POLL's once it started */
+	assert_int_equal(c.downs_at_clock, 0);
+	assert_true(c.clock_link_null);
+	assert_true(c.relay_unix >= (int64_t)time(NULL) + 498);
+	t.clock_offset_s = c.relay_unix - (int64_t)time(NULL);
+	dial_expect(e, dl, &t, 1, TLINK_DIRECT);
+	dialer_free(dl);
+}
+
+/* relaylink.c, the dialer and tlink together against a relay 300 s
+ * ahead: the pool's dial is refused, repeated at once with the relay's
+ * time, and comes up. With a wrong relay key as well, the repeat is
+ * refused too and nothing more is tried before the backoff. */
+static void test_relaylink_clock(void **state)
+{
+	struct env *e = *state;
+	struct srv *r = srv_new(e, K_RELAY);
+	struct daemon *d = e->d;
+	struct tlink_target keys = target(NULL, 0);
+	char desc[400];
+	relay_keys(r, &keys);
+	memcpy(d->self.priv, keys.priv, KEY_LEN);
+	memcpy(d->self.pub, keys.pub, KEY_LEN);
+	d->cfg.publish = d->cfg.has_relay = true;
+	d->cfg.relay_pool = 1;
+	snprintf(d->cfg.relay_host, sizeof(d->cfg.relay_host), "127.0.0.1");
+	d->cfg.relay_port = r->port;
+	memcpy(d->cfg.relay_key, r->pub, KEY_LEN);
+	r->check_auth = r->refuse_auth = true;
+	r->skew_s = 300;
+	d->dialer = new_dialer(e, 0);
+	start_tick(e);
+	assert_int_equal(relaylink_new(&d->relay, d), 0);
+	RUN_UNTIL(e, relaylink_pool_idle(d->relay) == 1, 3000);
+	assert_int_equal(relaylink_pool_idle(d->relay), 1);
+	assert_int_equal(r->auth_ok, 1);
+	assert_int_equal(r->auth_bad, 2); /* DIRECT, then POLL at once */
+	relaylink_describe(d->relay, desc, sizeof(desc));
+	if (!strstr(desc, "; its clock +30") || strstr(desc, "last error"))
+		fail_msg("describe: %s", desc);
+	relaylink_close(d->relay);
+
+	r->auth_bad = r->auth_ok = 0;
+	d->cfg.relay_key[0] ^= 1; /* another key: every MAC is wrong */
+	assert_int_equal(relaylink_new(&d->relay, d), 0);
+	RUN_UNTIL(e, r->auth_bad >= 4, 3000);
+	RUN_UNTIL(e, false, 250); /* the backoff is at least 375 ms */
+	assert_int_equal(r->auth_bad, 4); /* two dials of two methods */
+	assert_int_equal(r->auth_ok, 0);
+	assert_int_equal(relaylink_pool_idle(d->relay), 0);
+	relaylink_describe(d->relay, desc, sizeof(desc));
+	if (!strstr(desc, "last error: relay: the relay refused our key (401) though we signed with its time (+30"))
+		fail_msg("describe: %s", desc);
+	relaylink_close(d->relay);
+	d->relay = NULL;
+	dialer_free(d->dialer);
+	d->dialer = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1043,9 +1404,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_setup_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enobufs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_inside_callbacks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_skew, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_bad_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_after_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_after_flush_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dialer_picks_ranks_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dialer_direct_and_all_fail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dialer_proxy_from_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dialer_clock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relaylink_clock, setup, teardown),
 	};
 	if (sodium_init() < 0)
 		return 1;
