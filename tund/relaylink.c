@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 #include <uv.h>
@@ -45,6 +44,7 @@
 #include "path.h"
 #include "peer.h"
 #include "relayproto.h"
+#include "serverid.h"
 #include "tconn.h"
 #include "tcpframe.h"
 #include "timers.h"
@@ -92,6 +92,7 @@ struct relaylink {
 	struct pool_conn *pool;
 	struct client_dial *dials;
 	unsigned failures;            /* pool: backoff rounds since the last success */
+	uint64_t failing_since_ms;    /* pool: the first of those failures */
 	bool retry_armed;             /* the backoff timer runs */
 	uv_timer_t retry_timer;       /* pool backoff */
 	uv_timer_t ping_timer;        /* pool PINGs and dead idle connections */
@@ -107,28 +108,6 @@ static void refill(struct relaylink *r);
 static void arm_ping(struct relaylink *r);
 
 static uint64_t now_ms(const struct relaylink *r) { return uv_now(r->d->loop); }
-
-/* Same derivation as the mediator registration (medlink.c), so that
- * "server.system" names one server at the mediator and the relay alike. */
-static void default_server_id(char out[MEDPROTO_SERVER_ID_MAX])
-{
-	char host[256] = "";
-	size_t o = 0;
-	gethostname(host, sizeof(host) - 1);
-	for (size_t i = 0; host[i] && host[i] != '.' && o + 1 < MEDPROTO_SERVER_ID_MAX; i++) {
-		char ch = host[i];
-		if (ch >= 'A' && ch <= 'Z')
-			ch = (char)(ch - 'A' + 'a');
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
-			ch = '-';
-		if (o == 0 && ch == '-')
-			continue;
-		out[o++] = ch;
-	}
-	out[o] = '\0';
-	if (!medproto_server_id_ok(out))
-		snprintf(out, MEDPROTO_SERVER_ID_MAX, "server");
-}
 
 /* The request for path to the relay, authenticated with our static key.
  * The caller wipes it (it holds the private key). */
@@ -259,7 +238,16 @@ static void retry_cb(uv_timer_t *h)
 static void pool_failed(struct relaylink *r, const char *why)
 {
 	if (!r->retry_armed) {
-		uint64_t delay = timers_backoff_ms(RELAYLINK_BACKOFF_MIN_MS, RELAYLINK_BACKOFF_MAX_MS, r->failures);
+		/* A relay that was working and went away is usually restarting:
+		 * while it has been gone less than RELAYLINK_QUICK_MS, probe it
+		 * at most RELAYLINK_QUICK_MAX_MS apart so the pool is back within
+		 * about that long of its return; then back off for real. */
+		uint64_t now = now_ms(r);
+		if (!r->failures)
+			r->failing_since_ms = now;
+		uint64_t max = now - r->failing_since_ms < RELAYLINK_QUICK_MS ? RELAYLINK_QUICK_MAX_MS
+									   : RELAYLINK_BACKOFF_MAX_MS;
+		uint64_t delay = timers_backoff_ms(RELAYLINK_BACKOFF_MIN_MS, max, r->failures);
 		/* warn on the first failure and on a new reason, not every retry */
 		if (!r->failures || strcmp(why, r->last_error))
 			log_warn("%s; retrying in %llu ms", why, (unsigned long long)delay);
@@ -691,10 +679,7 @@ int relaylink_new(struct relaylink **out, struct daemon *d)
 	if (!r)
 		return -ENOMEM;
 	r->d = d;
-	if (d->cfg.server_id[0])
-		snprintf(r->server_id, sizeof(r->server_id), "%s", d->cfg.server_id);
-	else
-		default_server_id(r->server_id);
+	serverid_get(&d->cfg, r->server_id);
 	if (d->cfg.has_relay) {
 		r->known = r->from_config = true;
 		snprintf(r->host, sizeof(r->host), "%s", d->cfg.relay_host);

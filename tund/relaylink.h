@@ -6,7 +6,9 @@
  * one (SPLICED frame), that connection becomes an unattached tconn (the
  * client's handshake names the peer) and a replacement is dialled at once.
  * Failed dials back off (RELAYLINK_BACKOFF_MIN_MS doubling to _MAX_MS,
- * jittered); once one succeeds the pool refills at once.
+ * jittered; capped at RELAYLINK_QUICK_MAX_MS during the first
+ * RELAYLINK_QUICK_MS of failures, so a restarted relay gets its pools
+ * back within about a second); once one succeeds the pool refills at once.
  *
  * Client: relaylink_connect() asks the relay for a session to a peer's
  * target ("connect" request); the result is a tconn attached to the peer,
@@ -28,6 +30,8 @@
 
 #define RELAYLINK_BACKOFF_MIN_MS   500
 #define RELAYLINK_BACKOFF_MAX_MS 30000
+#define RELAYLINK_QUICK_MS       60000   /* failing this long: back off to _MAX_MS */
+#define RELAYLINK_QUICK_MAX_MS    1000   /* until then, pool dials at most this far apart */
 
 struct daemon;
 struct peer;
