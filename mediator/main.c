@@ -6,12 +6,10 @@
  * every handle; the loop then ends by itself and the engine is freed.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <sodium.h>
 #include <uv.h>
@@ -20,6 +18,7 @@
 #include "log.h"
 #include "medconf.h"
 #include "mediator.h"
+#include "service.h"
 #include "tcpserver.h"
 #include "udpport.h"
 
@@ -36,15 +35,6 @@ struct app {
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: tund-mediator [-c FILE] [--check-config]\n"
-		   "  -c, --config FILE   configuration file (default " MEDCONF_DEFAULT_PATH ")\n"
-		   "  --check-config      validate the configuration and the private key, then exit\n"
-		   "  -h, --help          this text\n"
-		   "  -V, --version       print the version\n");
-}
 
 /* ---------------------------------------------------------- engine io */
 
@@ -162,28 +152,6 @@ static void signal_cb(uv_signal_t *sig, int signum)
 
 /* ------------------------------------------------------------ start */
 
-/* Every TCP connection is a descriptor: make room for max_connections,
- * or lower the limit to what the process may open. */
-static void fit_fd_limit(struct app *a)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)a->conf.max_connections + FD_RESERVE;
-
-	a->max_conns = a->conf.max_connections;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur < want) {
-		a->max_conns = rl.rlim_cur > FD_RESERVE * 2 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
-		log_warn("max_connections %u lowered to %u: the open files limit is %llu",
-			 a->conf.max_connections, a->max_conns, (unsigned long long)rl.rlim_cur);
-	}
-}
-
 static int open_sockets(struct app *a, char *err, size_t errlen)
 {
 	static const struct tcpserver_ops tcp_ops_tmpl = {
@@ -231,7 +199,7 @@ static int start(struct app *a, const uint8_t priv[KEY_LEN], char *err, size_t e
 	}
 	if (a->conf.has_relay)
 		mediator_set_relay(a->med, &a->conf.relay, a->conf.relay_key);
-	fit_fd_limit(a);
+	a->max_conns = service_fit_fds(a->conf.max_connections, FD_RESERVE);
 	rc = open_sockets(a, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -247,36 +215,6 @@ static int start(struct app *a, const uint8_t priv[KEY_LEN], char *err, size_t e
 		log_info("listening on UDP and TCP %s (no alt port), at most %u TCP connections",
 			 listen, a->max_conns);
 	return 0;
-}
-
-/* An exit code when the arguments say to stop (help, version, misuse),
- * -1 to go on. */
-static int parse_args(int argc, char **argv, const char **path, bool *check)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': *path = optarg; break;
-		case 'k': *check = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("tund-mediator %s\n", TUND_VERSION); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "tund-mediator: unexpected argument \"%s\"\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	return -1;
 }
 
 static int load(struct app *a, const char *path, uint8_t priv[KEY_LEN])
@@ -296,30 +234,25 @@ static int load(struct app *a, const char *path, uint8_t priv[KEY_LEN])
 
 int main(int argc, char **argv)
 {
-	const char *path = MEDCONF_DEFAULT_PATH;
-	bool check = false;
+	struct service_args args;
 	uint8_t priv[KEY_LEN];
 	char err[MEDCONF_ERR_MAX];
-	int rc = parse_args(argc, argv, &path, &check);
+	int rc = service_args(argc, argv, "tund-mediator", MEDCONF_DEFAULT_PATH, &args);
 
 	if (rc >= 0)
 		return rc;
-	/* A peer that resets its connection must not kill us through a write. */
-	signal(SIGPIPE, SIG_IGN);
-	if (sodium_init() < 0) {
-		fprintf(stderr, "tund-mediator: libsodium failed to initialise\n");
+	if (service_init("tund-mediator") < 0)
 		return 1;
-	}
 	struct app *a = calloc(1, sizeof(*a));
 	if (!a)
 		return 1;
-	if (load(a, path, priv) < 0) {
+	if (load(a, args.config, priv) < 0) {
 		sodium_memzero(priv, sizeof(priv));
 		free(a);
 		return 1;
 	}
-	if (check) {
-		printf("%s: configuration OK\n", path);
+	if (args.check) {
+		printf("%s: configuration OK\n", args.config);
 		sodium_memzero(priv, sizeof(priv));
 		free(a);
 		return 0;

@@ -37,6 +37,8 @@
 #define SOFTWARE "tund-mediator " TUND_VERSION
 #define LABEL_MAX (MEDPROTO_SERVER_ID_MAX + UUID_STR_LEN + 1)
 #define UNDECODABLE (-2)         /* dispatch(): not a STUN message at all */
+#define CONNECT_RATE 20          /* CONNECTs per second per source address */
+#define CONNECT_BURST 40
 
 struct med_peer {
 	void *conn;                      /* the transport's connection */
@@ -57,7 +59,7 @@ struct mediator {
 	struct registry *reg;
 	struct pending_table *pend;
 	struct mediator_stats st;
-	struct srclimit limit;
+	struct srclimit *limit;
 	bool has_relay;
 	struct endpoint relay;           /* announced to tunds (mediator_set_relay) */
 	uint8_t relay_key[KEY_LEN];
@@ -452,7 +454,7 @@ static int on_connect(struct mediator *m, const struct chan *ch, const struct st
 		return 0;
 	}
 	/* Before any Diffie-Hellman: a flood costs its sender, not others. */
-	if (!srclimit_allow(&m->limit, ch->from.addr, m->now_ms)) {
+	if (!srclimit_allow(m->limit, ch->from.addr, m->now_ms)) {
 		m->st.connect_limited++;
 		return 0;
 	}
@@ -672,11 +674,12 @@ int mediator_new(struct mediator **out, const uint8_t priv[KEY_LEN], bool has_al
 		rc = registry_new(&m->reg);
 	if (rc == 0)
 		rc = pending_table_new(&m->pend, MEDIATOR_MAX_PENDING);
+	if (rc == 0)
+		rc = srclimit_new(&m->limit, CONNECT_RATE, CONNECT_BURST);
 	if (rc < 0) {
 		mediator_free(m);
 		return rc;
 	}
-	srclimit_init(&m->limit);
 	*out = m;
 	return 0;
 }
@@ -687,6 +690,7 @@ void mediator_free(struct mediator *m)
 		return;
 	registry_free(m->reg);
 	pending_table_free(m->pend);
+	srclimit_free(m->limit);
 	sodium_memzero(m, sizeof(*m));
 	free(m);
 }

@@ -32,7 +32,7 @@
 #include "pollsess.h"
 #include "relay.h"
 #include "relayproto.h"
-#include "reqlimit.h"
+#include "srclimit.h"
 
 struct front {
 	struct front_config cfg;
@@ -188,7 +188,7 @@ static int tunnel_checks(struct front *f, const struct req *r)
 	const struct http_head *h = r->h;
 	uint64_t cl = 0;
 
-	if (f->cfg.limit && !reqlimit_allow(f->cfg.limit, conn_peer_addr(r->c), uv_now(f->cfg.loop))) {
+	if (f->cfg.limit && !srclimit_allow(f->cfg.limit, conn_peer_addr(r->c), uv_now(f->cfg.loop))) {
 		f->cfg.st->rate_limited++;
 		refuse(f, r->c, 429, "too many requests from this address");
 		return -1;

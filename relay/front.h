@@ -38,7 +38,7 @@ struct relay;
 struct polltab;
 struct gateway;
 struct noncecache;
-struct reqlimit;
+struct srclimit;
 
 struct front_config {
 	uv_loop_t *loop;
@@ -47,7 +47,7 @@ struct front_config {
 	struct relay *relay;
 	struct polltab *polls;
 	struct noncecache *nonces;
-	struct reqlimit *limit;          /* NULL: no per-source limit */
+	struct srclimit *limit;          /* NULL: no per-source limit */
 	struct stats *st;
 	uint8_t priv[KEY_LEN], pub[KEY_LEN];
 };

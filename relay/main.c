@@ -9,12 +9,10 @@
  * logs the counters and the idle pool per system.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <sodium.h>
 #include <uv.h>
@@ -29,7 +27,8 @@
 #include "relay.h"
 #include "relayconf.h"
 #include "relayproto.h"
-#include "reqlimit.h"
+#include "service.h"
+#include "srclimit.h"
 #include "stats.h"
 
 #define FD_RESERVE 64                /* descriptors beyond connections */
@@ -50,7 +49,7 @@ struct app {
 	struct relay *relay;
 	struct polltab *polls;
 	struct noncecache *nonces;
-	struct reqlimit *limit;
+	struct srclimit *limit;
 	struct front *front;
 	struct gateway *gateway;
 	uv_timer_t tick;
@@ -59,15 +58,6 @@ struct app {
 	unsigned systems_logged;
 	bool stopping;
 };
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: tund-relay [-c FILE] [--check-config]\n"
-		   "  -c, --config FILE   configuration file (default " RELAYCONF_DEFAULT_PATH ")\n"
-		   "  --check-config      validate the configuration and the private key, then exit\n"
-		   "  -h, --help          this text\n"
-		   "  -V, --version       print the version\n");
-}
 
 /* ------------------------------------------------------------- stats */
 
@@ -157,28 +147,6 @@ static void signal_cb(uv_signal_t *sig, int signum)
 
 /* ------------------------------------------------------------ start */
 
-/* Every connection is a descriptor: make room for max_connections, or
- * lower the limit to what the process may open. */
-static void fit_fd_limit(struct app *a)
-{
-	struct rlimit rl;
-	rlim_t want = (rlim_t)a->conf.max_connections + FD_RESERVE;
-
-	a->max_conns = a->conf.max_connections;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur < want) {
-		a->max_conns = rl.rlim_cur > FD_RESERVE * 2 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
-		log_warn("max_connections %u lowered to %u: the open files limit is %llu",
-			 a->conf.max_connections, a->max_conns, (unsigned long long)rl.rlim_cur);
-	}
-}
-
 static int make_parts(struct app *a)
 {
 	const struct conn_limits lim = {
@@ -195,7 +163,7 @@ static int make_parts(struct app *a)
 	if (rc == 0)
 		rc = noncecache_new(&a->nonces, NONCE_CAPACITY, RELAYPROTO_SKEW_S);
 	if (rc == 0 && a->conf.source_rate)
-		rc = reqlimit_new(&a->limit, a->conf.source_rate, a->conf.source_rate * 4);
+		rc = srclimit_new(&a->limit, a->conf.source_rate, a->conf.source_rate * 4);
 	return rc;
 }
 
@@ -217,7 +185,7 @@ static int start(struct app *a, const uint8_t priv[KEY_LEN], char *err, size_t e
 		snprintf(err, errlen, "%.400s: not a usable X25519 private key", a->conf.private_key_file);
 		return -EINVAL;
 	}
-	fit_fd_limit(a);
+	a->max_conns = service_fit_fds(a->conf.max_connections, FD_RESERVE);
 	if (make_parts(a) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -255,36 +223,6 @@ static int start(struct app *a, const uint8_t priv[KEY_LEN], char *err, size_t e
 	return 0;
 }
 
-/* An exit code when the arguments say to stop (help, version, misuse),
- * -1 to go on. */
-static int parse_args(int argc, char **argv, const char **path, bool *check)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	int c;
-
-	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': *path = optarg; break;
-		case 'k': *check = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("tund-relay %s\n", TUND_VERSION); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "tund-relay: unexpected argument \"%s\"\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	return -1;
-}
-
 static int load(struct app *a, const char *path, uint8_t priv[KEY_LEN])
 {
 	char err[RELAYCONF_ERR_MAX];
@@ -313,35 +251,30 @@ static void free_parts(struct app *a)
 	relay_free(a->relay);
 	polltab_free(a->polls);
 	noncecache_free(a->nonces);
-	reqlimit_free(a->limit);
+	srclimit_free(a->limit);
 }
 
 int main(int argc, char **argv)
 {
-	const char *path = RELAYCONF_DEFAULT_PATH;
-	bool check = false;
+	struct service_args args;
 	uint8_t priv[KEY_LEN];
 	char err[RELAYCONF_ERR_MAX];
-	int rc = parse_args(argc, argv, &path, &check);
+	int rc = service_args(argc, argv, "tund-relay", RELAYCONF_DEFAULT_PATH, &args);
 
 	if (rc >= 0)
 		return rc;
-	/* A peer that resets its connection must not kill us through a write. */
-	signal(SIGPIPE, SIG_IGN);
-	if (sodium_init() < 0) {
-		fprintf(stderr, "tund-relay: libsodium failed to initialise\n");
+	if (service_init("tund-relay") < 0)
 		return 1;
-	}
 	struct app *a = calloc(1, sizeof(*a));
 	if (!a)
 		return 1;
-	if (load(a, path, priv) < 0) {
+	if (load(a, args.config, priv) < 0) {
 		sodium_memzero(priv, sizeof(priv));
 		free(a);
 		return 1;
 	}
-	if (check) {
-		printf("%s: configuration OK\n", path);
+	if (args.check) {
+		printf("%s: configuration OK\n", args.config);
 		sodium_memzero(priv, sizeof(priv));
 		free(a);
 		return 0;

@@ -1,7 +1,7 @@
 /*
  * iniread.h - the line source tund's config parsers hand to inih
- * (tund.conf in config.c, mediator.conf in mediator/medconf.c), and the
- * small value helpers both need.
+ * (tund.conf in config.c; mediator.conf and relay.conf through inifile.c),
+ * and the small value helpers they all need.
  *
  * Debian's inih gives its handler no line number, keeps 50 bytes of a
  * section name, reads an indented line as a continuation and splits lines

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sodium.h>
 #include <uv.h>
@@ -33,6 +32,7 @@
 #include "relaylink.h"
 #include "relayproto.h"
 #include "resolve.h"
+#include "serverid.h"
 #include "stun.h"
 #include "timers.h"
 
@@ -570,26 +570,6 @@ void medlink_want_tcp(struct medlink *m)
 
 /* ------------------------------------------------------- lifecycle */
 
-static void default_server_id(char out[MEDPROTO_SERVER_ID_MAX])
-{
-	char host[256] = "";
-	size_t o = 0;
-	gethostname(host, sizeof(host) - 1);
-	for (size_t i = 0; host[i] && host[i] != '.' && o + 1 < MEDPROTO_SERVER_ID_MAX; i++) {
-		char ch = host[i];
-		if (ch >= 'A' && ch <= 'Z')
-			ch = (char)(ch - 'A' + 'a');
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
-			ch = '-';
-		if (o == 0 && ch == '-')
-			continue;
-		out[o++] = ch;
-	}
-	out[o] = '\0';
-	if (!medproto_server_id_ok(out))
-		snprintf(out, MEDPROTO_SERVER_ID_MAX, "server");
-}
-
 int medlink_new(struct medlink **out, struct daemon *d)
 {
 	*out = NULL;
@@ -604,10 +584,7 @@ int medlink_new(struct medlink **out, struct daemon *d)
 		free(m);
 		return -EINVAL;
 	}
-	if (d->cfg.server_id[0])
-		snprintf(m->server_id, sizeof(m->server_id), "%s", d->cfg.server_id);
-	else
-		default_server_id(m->server_id);
+	serverid_get(&d->cfg, m->server_id);
 	uv_timer_init(d->loop, &m->timer);
 	uv_timer_init(d->loop, &m->ka_timer);
 	m->timer.data = m->ka_timer.data = m;

@@ -2,7 +2,7 @@
  * test_relay_polltab.c - Poll-mode session bookkeeping: tokens are fresh
  * 32-digit hex and found in either case, unknown or malformed tokens are
  * not, removal forgets them, and the upstream takes one POST at a time
- * and exactly its Content-Length. Also the per-source request limit.
+ * and exactly its Content-Length.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,7 +17,6 @@
 #include <sodium.h>
 
 #include "polltab.h"
-#include "reqlimit.h"
 
 static void tokens(void **state)
 {
@@ -107,33 +106,12 @@ static void uploads(void **state)
 	assert_false(e.uploading);
 }
 
-static void source_limit(void **state)
-{
-	struct reqlimit *l;
-	int ok = 0;
-
-	assert_int_equal(reqlimit_new(&l, 10, 20), 0);
-	for (int i = 0; i < 30; i++)
-		ok += reqlimit_allow(l, 0xc0000201, 1000);
-	assert_int_equal(ok, 20);                               /* the burst */
-	assert_true(reqlimit_allow(l, 0xc0000202, 1000));       /* another source is untouched */
-	assert_false(reqlimit_allow(l, 0xc0000201, 1050));      /* half a token */
-	assert_true(reqlimit_allow(l, 0xc0000201, 1100));       /* 10/s: one per 100 ms */
-	assert_false(reqlimit_allow(l, 0xc0000201, 1100));
-	ok = 0;
-	for (int i = 0; i < 30; i++)
-		ok += reqlimit_allow(l, 0xc0000201, 100000);
-	assert_int_equal(ok, 20);                               /* refilled, capped at the burst */
-	reqlimit_free(l);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tokens),
 		cmocka_unit_test(many),
 		cmocka_unit_test(uploads),
-		cmocka_unit_test(source_limit),
 	};
 	if (sodium_init() < 0)
 		return 1;

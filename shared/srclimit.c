@@ -1,8 +1,9 @@
 /*
- * reqlimit.c - see reqlimit.h. Tokens are counted in thousandths so the
- * refill (rate thousandths per millisecond) needs no floating point.
+ * srclimit.c - see srclimit.h. Tokens are counted in thousandths, so the
+ * refill (rate per second = rate thousandths per millisecond) needs no
+ * floating point.
  */
-#include "reqlimit.h"
+#include "srclimit.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,21 +11,22 @@
 #include <sodium.h>
 
 struct slot {
-	uint32_t addr;
+	uint32_t addr;               /* host order */
 	bool used;
 	uint64_t milli;              /* tokens * 1000 */
 	uint64_t last_ms;
 };
 
-struct reqlimit {
-	uint64_t rate, burst_milli;
+struct srclimit {
+	uint64_t rate;               /* thousandths of a token per millisecond */
+	uint64_t burst_milli;
 	uint8_t key[crypto_shorthash_KEYBYTES];
-	struct slot slots[REQLIMIT_SLOTS];
+	struct slot slots[SRCLIMIT_SLOTS];
 };
 
-int reqlimit_new(struct reqlimit **out, unsigned rate, unsigned burst)
+int srclimit_new(struct srclimit **out, unsigned rate, unsigned burst)
 {
-	struct reqlimit *l = calloc(1, sizeof(*l));
+	struct srclimit *l = calloc(1, sizeof(*l));
 
 	if (!l)
 		return -ENOMEM;
@@ -35,12 +37,15 @@ int reqlimit_new(struct reqlimit **out, unsigned rate, unsigned burst)
 	return 0;
 }
 
-void reqlimit_free(struct reqlimit *l)
+void srclimit_free(struct srclimit *l)
 {
+	if (!l)
+		return;
+	sodium_memzero(l->key, sizeof(l->key));
 	free(l);
 }
 
-bool reqlimit_allow(struct reqlimit *l, uint32_t addr, uint64_t now_ms)
+bool srclimit_allow(struct srclimit *l, uint32_t addr, uint64_t now_ms)
 {
 	const uint8_t in[4] = { (uint8_t)(addr >> 24), (uint8_t)(addr >> 16), (uint8_t)(addr >> 8),
 				(uint8_t)addr };
@@ -50,7 +55,7 @@ bool reqlimit_allow(struct reqlimit *l, uint32_t addr, uint64_t now_ms)
 	crypto_shorthash(h, in, sizeof(in), l->key);
 	for (int i = 0; i < 4; i++)
 		idx = idx << 8 | h[i];
-	struct slot *s = &l->slots[idx % REQLIMIT_SLOTS];
+	struct slot *s = &l->slots[idx % SRCLIMIT_SLOTS];
 	if (!s->used || s->addr != addr) {
 		s->used = true;
 		s->addr = addr;
