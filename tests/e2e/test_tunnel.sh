@@ -233,14 +233,21 @@ check_no_plaintext() {
 	usize=$(stat -c %s "$ucap")
 	tsize=$(stat -c %s "$tcap")
 	note "underlay capture $usize bytes, TUN capture $tsize bytes"
-	local udrop tdrop
-	udrop=$(lab_capture_dropped "$ucap")
-	tdrop=$(lab_capture_dropped "$tcap")
-	note "packets the captures lost: underlay $udrop, TUN $tdrop"
-	if [ "$udrop" -ne 0 ] || [ "$tdrop" -ne 0 ]; then
-		note "an incomplete capture proves nothing: lower CAPTURE_RATE"
-		return 1
-	fi
+	local udrop tdrop tries
+	for ((tries = 1; ; tries++)); do
+		udrop=$(lab_capture_dropped "$ucap")
+		tdrop=$(lab_capture_dropped "$tcap")
+		note "packets the captures lost: underlay $udrop, TUN $tdrop"
+		[ "$udrop" -eq 0 ] && [ "$tdrop" -eq 0 ] && break
+		# tcpdump starved of CPU on a loaded machine: that says nothing
+		# about tund, but an incomplete capture proves nothing either.
+		[ "$tries" -lt 3 ] || { note "an incomplete capture proves nothing: lower CAPTURE_RATE"; return 1; }
+		CAPTURE_RATE=$(("${CAPTURE_RATE%M}" / 2))M
+		note "capturing again at $CAPTURE_RATE/s"
+		check_transfer >/dev/null || return 1
+		usize=$(stat -c %s "$ucap")
+		tsize=$(stat -c %s "$tcap")
+	done
 	# A capture that missed the transfer would trivially contain no slices.
 	[ "$usize" -ge "$BIG_BYTES" ] || { note "underlay capture is smaller than the file: it missed the transfer"; return 1; }
 	ufound=$(slices_found "$LAB_DIR/www1/big.bin" "$ucap") || return 1
