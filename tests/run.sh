@@ -4,7 +4,7 @@
 #   2. plain build with -Werror: unit tests (ctest) and the end-to-end
 #      network-namespace tests (tests/e2e/test_*.sh)
 #   3. the same again built with ASan+UBSan
-#   4. every libFuzzer target for FUZZ_SECONDS (default 30) each
+#   4. every libFuzzer target for FUZZ_SECONDS (default 15) each
 # Prints one line per test and a final "N passed, M failed[, K skipped]".
 # A test that needs root exits 77 when it cannot run; under CI (CI=true)
 # such a skip counts as a failure, because CI has root.
@@ -24,7 +24,7 @@ for a in "$@"; do
 		*) echo "usage: tests/run.sh [--no-asan] [--no-fuzz] [--no-e2e] [--only-e2e]" >&2; exit 2 ;;
 	esac
 done
-fuzz_seconds=${FUZZ_SECONDS:-30}
+fuzz_seconds=${FUZZ_SECONDS:-15}
 passed=0 failed=0 skipped=0
 failures=()
 logdir=$(mktemp -d /tmp/tund-tests.XXXXXX)
