@@ -37,6 +37,7 @@ static const char *const tund_keys[TK_N] = {
 	"private_key_file", "interface", "address", "listen_port", "mtu",
 	"control_socket", "client_pool", "log_level", "mediator", "mediator_key",
 	"nat_keepalive", "relay", "relay_key", "relay_pool", "http_proxy", "state_directory",
+	"lan_discovery",
 };
 
 static const char *const peer_keys[PK_N] = {
@@ -180,6 +181,16 @@ static void set_prefix(struct pstate *ps, const char *key, const char *value, bo
 		bad(ps, key, "%s is the broadcast address of its prefix", ps->q);
 }
 
+static void set_on_off(struct pstate *ps, const char *key, const char *value, bool *out)
+{
+	if (strcmp(value, "on") == 0)
+		*out = true;
+	else if (strcmp(value, "off") == 0)
+		*out = false;
+	else
+		bad(ps, key, "%s is neither on nor off", ps->q);
+}
+
 static void set_log_level(struct pstate *ps, const char *value)
 {
 	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
@@ -298,6 +309,9 @@ static void tund_key(struct pstate *ps, int k, const char *value)
 		break;
 	case TK_STATE_DIRECTORY:
 		set_path(ps, name, value, c->state_directory, sizeof(c->state_directory));
+		break;
+	case TK_LAN_DISCOVERY:
+		set_on_off(ps, name, value, &c->lan_discovery);
 		break;
 	case TK_MEDIATOR_KEY:
 		set_key(ps, name, value, c->mediator_key);
@@ -587,6 +601,7 @@ static void pstate_init(struct pstate *ps, struct cfg *c, const char *name,
 	c->log_level = CFG_LOG_INFO;
 	c->nat_keepalive = CFG_DEFAULT_NAT_KEEPALIVE;
 	c->relay_pool = CFG_DEFAULT_RELAY_POOL;
+	c->lan_discovery = true;
 	snprintf(c->state_directory, sizeof(c->state_directory), "%s", CFG_DEFAULT_STATE_DIR);
 }
 

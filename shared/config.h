@@ -27,6 +27,8 @@
  *   http_proxy = http://10.0.0.1:3128 ; HTTP proxy for the relay and the mediator's
  *                                ; TCP side (default: https_proxy/http_proxy env)
  *   state_directory = /var/lib/tund ; what tund learns and keeps across restarts
+ *   lan_discovery = on           ; announce / find systems on the LAN by
+ *                                ; multicast (docs/lan.md); on or off
  *
  *   [publish]                    ; register this system with the mediator
  *   server_id = nvr1             ; this server's name within its system
@@ -114,6 +116,7 @@ struct cfg {
 	char http_proxy_host[CFG_HOST_MAX];
 	uint16_t http_proxy_port;
 	char state_directory[PATH_MAX];
+	bool lan_discovery;          /* LAN announcements and queries (tund/lan.h), default on */
 	bool publish;                /* a [publish] section is present */
 	char server_id[CFG_SERVER_ID_MAX]; /* "" = derive from the host name */
 	struct cfg_peer *peers;      /* [peer] and [client] sections, in file order */

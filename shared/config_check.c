@@ -12,7 +12,8 @@
 #include "config_parse.h"
 
 /* A [peer] names its key or its system (or both, and then they agree),
- * has an address, and can be found: an endpoint, or the mediator. */
+ * has an address, and can be found: an endpoint, the mediator, or LAN
+ * discovery (which alone finds only systems on our LAN). */
 static void check_peer_identity(struct pstate *ps, size_t i)
 {
 	const struct cfg *c = ps->c;
@@ -38,9 +39,9 @@ static void check_peer_identity(struct pstate *ps, size_t i)
 		bad_at(ps, p->line, i, "key", "missing (required with endpoint)");
 		return;
 	}
-	if (!p->has_endpoint && !c->has_mediator) {
+	if (!p->has_endpoint && !c->has_mediator && !c->lan_discovery) {
 		bad_at(ps, ps->lines[i].key[PK_SYSTEM], i, "system",
-		       "finding a system without endpoint needs mediator in [tund]");
+		       "finding a system without endpoint needs mediator in [tund] or lan_discovery = on");
 		return;
 	}
 	if (p->has_key && p->has_system) {
@@ -186,9 +187,9 @@ void cfg_validate(struct pstate *ps)
 		     "missing (relay_key names the key of a relay, which needs its address)");
 		return;
 	}
-	if (c->publish && !c->has_mediator) {
+	if (c->publish && !c->has_mediator && !c->lan_discovery) {
 		cfg_fail(ps, -EINVAL, ps->publish_line, CUR_PUBLISH, NULL,
-		     "needs mediator and mediator_key in [tund]");
+		     "needs mediator and mediator_key in [tund], or lan_discovery = on (the LAN only)");
 		return;
 	}
 	for (size_t i = 0; i < c->n_peers && !ps->rc; i++) {

@@ -14,6 +14,9 @@
 #include "medproto.h"
 #include "timers.h"
 
+_Static_assert(PUNCH_LAN_FIRST_MS < TIMERS_PUNCH_RETRY_MS,
+	       "the first punch retransmission must end the LAN-first hold (punch.h)");
+
 const char *punch_kind_name(enum cand_kind kind)
 {
 	switch (kind) {
@@ -132,8 +135,24 @@ void punch_clear(struct peer *p)
 	p->punching = false;
 }
 
+/* The LAN-first hold: the initiation to the local candidates alone;
+ * false when there are none (then the hold is moot). */
+static bool send_local(struct daemon *d, struct peer *p, const uint8_t *msg, size_t len)
+{
+	bool sent = false;
+	for (unsigned i = 0; i < p->n_cands; i++) {
+		if (p->cands[i].conn || p->cands[i].kind != CAND_LOCAL)
+			continue;
+		udp_send_one(&d->udp, msg, len, &p->cands[i].ep);
+		sent = true;
+	}
+	return sent;
+}
+
 void punch_send_init(struct daemon *d, struct peer *p, const uint8_t *msg, size_t len)
 {
+	if (uv_now(d->loop) < p->lan_first_until_ms && send_local(d, p, msg, len))
+		return;
 	/* With a working path a rekey goes on it alone; without one, or while
 	 * punching, every path races (path.h). */
 	if (p->punching || !p->has_endpoint)
@@ -157,9 +176,26 @@ void punch_start(struct daemon *d, struct peer *p)
 	}
 }
 
+void punch_lan_first(struct daemon *d, struct peer *p)
+{
+	uint64_t until = uv_now(d->loop) + PUNCH_LAN_FIRST_MS;
+	bool local = false;
+	for (unsigned i = 0; i < p->n_cands && !local; i++)
+		local = !p->cands[i].conn && p->cands[i].kind == CAND_LOCAL;
+	if (!local)
+		return;
+	p->lan_first_until_ms = until;
+	/* "No relay dial before": path_tick dials then if the LAN has not
+	 * answered (path.c: wants_relay skips a peer on a LAN path). */
+	if (p->relay_retry_ms < until)
+		p->relay_retry_ms = until;
+	timers_path_changed(p);
+}
+
 void punch_done(struct peer *p)
 {
 	p->punching = false;
+	p->lan_first_until_ms = 0;
 	p->yield_until_ms = 0;      /* roles end with the connect they were for */
 	p->initiator_until_ms = 0;
 }

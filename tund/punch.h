@@ -29,6 +29,10 @@
 #include "peer.h"
 
 #define PUNCH_ROLE_MS 15000
+/* LAN smart forwarding (punch_lan_first): local candidates alone get the
+ * handshake this long. Shorter than the first punch retransmission, which
+ * then goes to every candidate. */
+#define PUNCH_LAN_FIRST_MS 150
 
 struct daemon;
 struct medmsg;
@@ -52,8 +56,18 @@ unsigned punch_add_reported(struct peer *p, const struct medmsg *mm);
 void punch_start(struct daemon *d, struct peer *p);
 /* The handshake completed on some path: stop sending to every candidate. */
 void punch_done(struct peer *p);
+/* LAN smart forwarding: the peer is on our LAN (its LAN announcement, or
+ * the mediator saw both of us behind one public address). For
+ * PUNCH_LAN_FIRST_MS handshakes go to its CAND_LOCAL candidates only and
+ * no relay session is dialled (through relay_retry_ms, path.h); a LAN
+ * round trip takes far less, so the session comes up on the LAN, not on
+ * the relay or a hairpin through the NAT, which both still race if the
+ * LAN does not answer. Nothing changes for a peer without a local
+ * candidate. Call it before punch_start. */
+void punch_lan_first(struct daemon *d, struct peer *p);
 
-/* Sends an initiation: on every path while punching or without a
+/* Sends an initiation: to the local candidates only during a LAN-first
+ * hold (punch_lan_first), on every path while punching or without a
  * current path, else on the current path only. */
 void punch_send_init(struct daemon *d, struct peer *p, const uint8_t *msg, size_t len);
 /* An authenticated packet came from src: remember it as a candidate and,

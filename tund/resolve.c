@@ -259,6 +259,14 @@ static struct resolve *by_txid(struct daemon *d, const uint8_t txid[STUN_TXID_LE
 	return NULL;
 }
 
+/* LAN smart forwarding: the mediator saw us (XOR-MAPPED-ADDRESS) and the
+ * server (PUBLIC-ADDR) at one public address, so both sit behind the same
+ * NAT and the server's local addresses are the way (punch_lan_first). */
+static bool same_public_addr(const struct medmsg *mm)
+{
+	return mm->has_mapped && mm->has_public && mm->mapped.addr == mm->public_addr.addr;
+}
+
 static void accept_answer(struct daemon *d, struct resolve *r, const struct medmsg *mm, uint64_t now)
 {
 	struct peer *p = r->p;
@@ -290,11 +298,16 @@ static void accept_answer(struct daemon *d, struct resolve *r, const struct medm
 	if (fresh || added) {
 		char c[256];
 		punch_format(p, c, sizeof(c));
-		log_info("peer %s: server %s answered; trying %s", p->cfg.name,
-			 mm->server_id[0] ? mm->server_id : "?", c);
+		bool same_nat = same_public_addr(mm);
+		log_info("peer %s: server %s answered; trying %s%s", p->cfg.name,
+			 mm->server_id[0] ? mm->server_id : "?", c,
+			 same_nat ? " (behind our public address: local addresses first)" : "");
 		/* The server's own punch may have completed a handshake already. */
-		if (!timers_session_alive(d, p->cur, now) && !timers_session_alive(d, p->next, now))
+		if (!timers_session_alive(d, p->cur, now) && !timers_session_alive(d, p->next, now)) {
+			if (same_nat)
+				punch_lan_first(d, p);
 			punch_start(d, p);
+		}
 	}
 }
 

@@ -108,8 +108,9 @@ static void test_errors(void **state)
 		     "not a valid base64 key (44 characters expected)");
 	expect_error(T "nat_keepalive = 3601\n", "m.conf:3: [tund] nat_keepalive: "
 		     "\"3601\" is out of range (0..3600)");
-	expect_error(T "[publish]\nserver_id = a\n",
-		     "m.conf:3: [publish]: needs mediator and mediator_key in [tund]");
+	expect_error(T "lan_discovery = off\n[publish]\nserver_id = a\n",
+		     "m.conf:4: [publish]: needs mediator and mediator_key in [tund], or lan_discovery = on "
+		     "(the LAN only)");
 	expect_error(TM "[publish]\nserver_id = NVR\n", "m.conf:6: [publish] server_id: "
 		     "\"NVR\" is not a server id (1..63 characters of a-z 0-9 -, not starting with -)");
 	expect_error(TM "[publish]\nserver_id = -x\n", "m.conf:6: [publish] server_id: "
@@ -124,9 +125,9 @@ static void test_errors(void **state)
 	expect_error(TM "[peer \"hq\"]\nsystem = Srv." UUID "\naddress = 100.100.0.10\n",
 		     "m.conf:6: [peer \"hq\"] system: \"Srv." UUID "\" is not a system id (UUID) or "
 		     "server_id.UUID");
-	expect_error(T "[peer \"hq\"]\nsystem = " UUID "\naddress = 100.100.0.10\n",
-		     "m.conf:4: [peer \"hq\"] system: finding a system without endpoint needs "
-		     "mediator in [tund]");
+	expect_error(T "lan_discovery = off\n[peer \"hq\"]\nsystem = " UUID "\naddress = 100.100.0.10\n",
+		     "m.conf:5: [peer \"hq\"] system: finding a system without endpoint needs "
+		     "mediator in [tund] or lan_discovery = on");
 	expect_error(TM "[peer \"hq\"]\nsystem = " UUID "\n",
 		     "m.conf:5: [peer \"hq\"] address: missing (required)");
 	expect_error(TM "[peer \"hq\"]\nsystem = " UUID "\nendpoint = 192.0.2.1:1\naddress = 100.100.0.10\n",
