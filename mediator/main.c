@@ -18,6 +18,7 @@
 #include "log.h"
 #include "medconf.h"
 #include "mediator.h"
+#include "sdnotify.h"
 #include "service.h"
 #include "tcpserver.h"
 #include "udpport.h"
@@ -147,6 +148,7 @@ static void signal_cb(uv_signal_t *sig, int signum)
 	struct app *a = sig->data;
 
 	log_info("%s: shutting down", strsignal(signum));
+	sdnotify_stopping();
 	stop(a);
 }
 
@@ -269,6 +271,12 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		code = 1;
 		stop(a);
+	} else {
+		/* start() returns with every port bound: ready. */
+		char status[ENDPOINT_STR_LEN + 16], listen[ENDPOINT_STR_LEN];
+		endpoint_format(listen, &a->conf.listen);
+		snprintf(status, sizeof(status), "listening on %s", listen);
+		sdnotify_ready(status);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)

@@ -27,6 +27,7 @@
 #include "relay.h"
 #include "relayconf.h"
 #include "relayproto.h"
+#include "sdnotify.h"
 #include "service.h"
 #include "srclimit.h"
 #include "stats.h"
@@ -142,6 +143,7 @@ static void signal_cb(uv_signal_t *sig, int signum)
 		return;
 	}
 	log_info("%s: shutting down", strsignal(signum));
+	sdnotify_stopping();
 	stop(a);
 }
 
@@ -291,6 +293,12 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		code = 1;
 		stop(a);
+	} else {
+		/* start() returns with every port bound: ready. */
+		char status[ENDPOINT_STR_LEN + 16], listen[ENDPOINT_STR_LEN];
+		endpoint_format(listen, &a->conf.listen);
+		snprintf(status, sizeof(status), "listening on %s", listen);
+		sdnotify_ready(status);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)

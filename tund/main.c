@@ -16,6 +16,8 @@
 #include "daemon_run.h"
 #include "keys.h"
 #include "log.h"
+#include "peer.h"
+#include "sdnotify.h"
 
 #define DEFAULT_CONFIG "/etc/tund/tund.conf"
 
@@ -43,6 +45,26 @@ static int load(struct cfg *cfg, uint8_t priv[KEY_LEN], const char *path)
 		return rc;
 	}
 	return 0;
+}
+
+/* The service manager wants STOPPING=1 as shutdown begins. daemon.c owns
+ * the shutdown signals; libuv runs every handle watching a signal, so
+ * main watches SIGINT and SIGTERM too, unreferenced so that when the loop
+ * ends stays daemon.c's business. */
+static void stopping_cb(uv_signal_t *h, int signum)
+{
+	sdnotify_stopping();
+}
+
+static void watch_stopping(uv_loop_t *loop, uv_signal_t sigs[2])
+{
+	static const int nums[2] = { SIGINT, SIGTERM };
+
+	for (int i = 0; i < 2; i++) {
+		uv_signal_init(loop, &sigs[i]);
+		uv_signal_start_oneshot(&sigs[i], stopping_cb, nums[i]);
+		uv_unref((uv_handle_t *)&sigs[i]);
+	}
 }
 
 int main(int argc, char **argv)
@@ -98,16 +120,28 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)d->cfg.log_level);
 
 	uv_loop_t loop;
+	uv_signal_t stop_sigs[2];
 	char err[CFG_ERR_MAX];
 	uv_loop_init(&loop);
+	watch_stopping(&loop, stop_sigs);
 	int rc = daemon_start(d, &loop, priv, err, sizeof(err));
 	sodium_memzero(priv, sizeof(priv));
 	if (rc) {
 		log_error("%s", err);
 		d->exit_code = 1;
 		daemon_stop(d);
+	} else {
+		/* daemon_start() returns once the TUN device is up with its
+		 * address and routes and the sockets are bound: ready. */
+		char status[96];
+		snprintf(status, sizeof(status), "interface %s up, %zu peer(s)", d->tun.name,
+			 peers_count(d->peers));
+		sdnotify_ready(status);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
+	for (int i = 0; i < 2; i++)
+		uv_close((uv_handle_t *)&stop_sigs[i], NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);   /* runs the close callbacks */
 	uv_loop_close(&loop);
 	int code = d->exit_code;
 	cfg_free(&d->cfg);
