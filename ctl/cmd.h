@@ -20,6 +20,7 @@ enum ctl_exit {
 	CTL_EXIT_USAGE = 2,         /* bad command line */
 	CTL_EXIT_UNREACHABLE = 3,   /* tund is not running or does not answer */
 	CTL_EXIT_DENIED = 4,        /* no permission to use the control socket */
+	CTL_EXIT_NO_PEER = 5,       /* tund has no peer of that name */
 };
 
 struct ctl_ctx {
@@ -33,6 +34,13 @@ int cmd_pubkey(const struct ctl_ctx *ctx, int argc, char **argv);
 int cmd_id(const struct ctl_ctx *ctx, int argc, char **argv);
 int cmd_status(const struct ctl_ctx *ctx, int argc, char **argv);
 int cmd_netcheck(const struct ctl_ctx *ctx, int argc, char **argv);
+int cmd_peers(const struct ctl_ctx *ctx, int argc, char **argv);
+int cmd_ping(const struct ctl_ctx *ctx, int argc, char **argv);
+int cmd_connect(const struct ctl_ctx *ctx, int argc, char **argv);
+int cmd_disconnect(const struct ctl_ctx *ctx, int argc, char **argv);
+int cmd_reload(const struct ctl_ctx *ctx, int argc, char **argv);
+int cmd_allow(const struct ctl_ctx *ctx, int argc, char **argv);
+int cmd_revoke(const struct ctl_ctx *ctx, int argc, char **argv);
 
 /* main.c: prints "tunctl CMD: MESSAGE" and CMD's usage line on stderr;
  * returns CTL_EXIT_USAGE. */

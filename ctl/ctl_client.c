@@ -1,7 +1,8 @@
 /*
  * ctl_client.c - one request/reply exchange with tund (ctl_client.h).
  *
- * Everything read from the socket is bounded: at most CTLPROTO_MAX_REPLY
+ * Error replies whose message starts with STATUS_ERR_NO_PEER (status.h)
+ * give CTL_EXIT_NO_PEER. Everything read from the socket is bounded: at most CTLPROTO_MAX_REPLY
  * bytes, each read waiting at most CTL_CLIENT_TIMEOUT_MS, and the daemon's
  * error message is printed with control characters replaced so a reply
  * cannot drive the terminal. Errors before the connection is established
@@ -22,6 +23,7 @@
 
 #include "cmd.h"
 #include "ctlproto.h"
+#include "status.h"
 
 /* Joins argv with single spaces and a newline, and checks the result with
  * the daemon's own parser, so tunctl never sends what tund would refuse. */
@@ -135,18 +137,19 @@ static int report_connect(const char *path, int err)
 {
 	switch (-err) {
 	case ENOENT:
+		fprintf(stderr, "tunctl: tund is not running (no socket at %s)\n", path);
+		return CTL_EXIT_UNREACHABLE;
 	case ECONNREFUSED:
-		fprintf(stderr, "tunctl: cannot reach tund at %s: tund is not running (%s)\n",
-			path, strerror(-err));
+		fprintf(stderr, "tunctl: tund is not running (nothing listens on %s)\n", path);
 		return CTL_EXIT_UNREACHABLE;
 	case EACCES:
 	case EPERM:
-		fprintf(stderr, "tunctl: cannot reach tund at %s: permission denied "
-			"(run as root or a member of the socket's group)\n", path);
+		fprintf(stderr, "tunctl: permission denied on %s: run as root or as a member of "
+			"the socket's group\n", path);
 		return CTL_EXIT_DENIED;
 	case ETIMEDOUT:
-		fprintf(stderr, "tunctl: cannot reach tund at %s: tund is not answering "
-			"(no connection within %d s)\n", path, CTL_CLIENT_TIMEOUT_MS / 1000);
+		fprintf(stderr, "tunctl: tund at %s is not answering (no connection within %d s)\n",
+			path, CTL_CLIENT_TIMEOUT_MS / 1000);
 		return CTL_EXIT_UNREACHABLE;
 	case ENAMETOOLONG:
 		fprintf(stderr, "tunctl: socket path is too long (at most %zu bytes): %s\n",
@@ -218,11 +221,34 @@ int ctl_client_call(const char *path, int argc, char *const argv[], char **buf,
 	}
 	if (!ok) {
 		print_daemon_error(argv[0], *body, *body_len);
-		goto fail;
+		rc = *body_len >= strlen(STATUS_ERR_NO_PEER) &&
+		     memcmp(*body, STATUS_ERR_NO_PEER, strlen(STATUS_ERR_NO_PEER)) == 0 ? CTL_EXIT_NO_PEER
+											: CTL_EXIT_FAIL;
+		free(*buf);
+		*buf = NULL;
+		return rc;
 	}
 	return CTL_EXIT_OK;
 fail:
 	free(*buf);
 	*buf = NULL;
 	return CTL_EXIT_FAIL;
+}
+
+int ctl_client_status(const char *path, const char *cmd, struct status *st)
+{
+	char *request[] = { "status" };
+	char *buf = NULL;
+	const char *body = NULL;
+	size_t len = 0;
+	char err[256];
+	int rc = ctl_client_call(path, 1, request, &buf, &body, &len);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if (status_decode(st, body, len, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tunctl %s: malformed status from tund: %s\n", cmd, err);
+		rc = CTL_EXIT_FAIL;
+	}
+	free(buf);
+	return rc;
 }

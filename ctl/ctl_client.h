@@ -15,8 +15,15 @@
 /* Sends argv[0..argc) as one request line to tund at path. On CTL_EXIT_OK,
  * *buf is the malloc'd reply (the caller frees it) and body/body_len the
  * part after "ok\n". An "error" reply is printed as "tunctl CMD: MESSAGE"
- * (CMD is argv[0]) and gives CTL_EXIT_FAIL. */
+ * (CMD is argv[0]) and gives CTL_EXIT_FAIL, or CTL_EXIT_NO_PEER when tund
+ * says it has no peer of the name given. */
 int ctl_client_call(const char *path, int argc, char *const argv[], char **buf,
 		    const char **body, size_t *body_len);
+
+struct status;
+/* Asks tund for its status (request "status") and decodes it into st
+ * (status.h; the caller frees it with status_free). cmd names the tunctl
+ * command in messages. Returns a tunctl exit code, errors printed. */
+int ctl_client_status(const char *path, const char *cmd, struct status *st);
 
 #endif

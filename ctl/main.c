@@ -34,7 +34,14 @@ static int cmd_help(const struct ctl_ctx *ctx, int argc, char **argv);
 
 static const struct ctl_cmd COMMANDS[] = {
 	{ "status", "[--json]", "show the interface and its peers (from tund)", cmd_status },
+	{ "peers", "[--json]", "one line per peer: role, local IP, path, handshake, transfer", cmd_peers },
+	{ "ping", "PEER [-c N] [--json]", "round trip through the tunnel to PEER, and the path taken", cmd_ping },
+	{ "connect", "PEER", "start connecting to PEER now (handshake or mediator lookup)", cmd_connect },
+	{ "disconnect", "PEER", "drop PEER's sessions and paths; stay so until connect", cmd_disconnect },
 	{ "netcheck", "[--json]", "probe UDP and the NAT between tund and its mediator", cmd_netcheck },
+	{ "reload", "", "make tund read its config and clients file again, and apply them", cmd_reload },
+	{ "allow", "KEY [NAME]", "allow a client now and keep it allowed (state directory)", cmd_allow },
+	{ "revoke", "KEY|NAME", "take back a tunctl allow and drop the client's session", cmd_revoke },
 	{ "genkey", "", "print a new base64 private key", cmd_genkey },
 	{ "pubkey", "", "read a private key on stdin, print its public key", cmd_pubkey },
 	{ "id", "[--private] [KEY]", "print the system id of a public key (stdin or KEY)", cmd_id },
@@ -62,7 +69,10 @@ static void print_help(FILE *f)
 	for (size_t i = 0; i < N_COMMANDS; i++) {
 		char head[64];
 		snprintf(head, sizeof(head), "%s %s", COMMANDS[i].name, COMMANDS[i].args);
-		fprintf(f, "  %-22s %s\n", head, COMMANDS[i].summary);
+		if (strlen(head) > 22)   /* a long usage gets the summary on a line of its own */
+			fprintf(f, "  %s\n  %-22s %s\n", head, "", COMMANDS[i].summary);
+		else
+			fprintf(f, "  %-22s %s\n", head, COMMANDS[i].summary);
 	}
 	fputs("\nOptions:\n"
 	      "  -s, --socket PATH      tund's control socket (default: $TUND_SOCKET,\n"
@@ -71,10 +81,12 @@ static void print_help(FILE *f)
 	      "  --version              print the version\n"
 	      "\nExit status:\n"
 	      "  0  success\n"
-	      "  1  the command failed (tund reported an error, bad input, bad reply)\n"
+	      "  1  the command failed (tund reported an error, a ping got no answer,\n"
+	      "     bad input, bad reply)\n"
 	      "  2  usage error\n"
 	      "  3  tund cannot be reached (not running, or not answering)\n"
-	      "  4  permission denied on the control socket\n", f);
+	      "  4  permission denied on the control socket\n"
+	      "  5  tund has no peer of that name\n", f);
 }
 
 static int cmd_help(const struct ctl_ctx *ctx, int argc, char **argv)

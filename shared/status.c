@@ -306,17 +306,29 @@ static bool key_is(const char *k, size_t len, const char *want)
 	return strlen(want) == len && memcmp(k, want, len) == 0;
 }
 
-static int decode_line(struct decoder *d, const char *s, size_t len)
+/* Splits "key value" (or "key"): the key is s[0..*klen). */
+static int split_line(struct decoder *d, const char *s, size_t len, size_t *klen, const char **val,
+		      size_t *vlen)
 {
 	for (size_t i = 0; i < len; i++)
 		if (is_control((unsigned char)s[i]))
 			return fail(d, "control character in line");
 	const char *sp = memchr(s, ' ', len);
-	size_t klen = sp ? (size_t)(sp - s) : len;
-	const char *val = sp ? sp + 1 : s + len;
-	size_t vlen = len - klen - (sp != NULL);
-	if (!valid_key(s, klen))
+	*klen = sp ? (size_t)(sp - s) : len;
+	*val = sp ? sp + 1 : s + len;
+	*vlen = len - *klen - (sp != NULL);
+	if (!valid_key(s, *klen))
 		return fail(d, "expected \"key value\" with a key of a-z, 0-9 and _");
+	return 0;
+}
+
+static int decode_line(struct decoder *d, const char *s, size_t len)
+{
+	size_t klen, vlen;
+	const char *val;
+	int rc = split_line(d, s, len, &klen, &val, &vlen);
+	if (rc < 0)
+		return rc;
 
 	if (key_is(s, klen, "peer"))
 		return open_peer(d, val, vlen);
@@ -360,6 +372,96 @@ void status_free(struct status *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* ---- flat records: ping and connect replies ---- */
+
+static const struct field PING_FIELDS[] = {
+	FIELD(status_ping, F_STR, path),
+	FIELD(status_ping, F_STR, via),
+	FIELD(status_ping, F_I64, rtt_us),
+	FIELD(status_ping, F_U64, timeout_ms),
+};
+
+static const struct field CONN_FIELDS[] = {
+	FIELD(status_conn, F_STR, peer),
+	FIELD(status_conn, F_STR, state),
+	FIELD(status_conn, F_STR, via),
+};
+
+static int encode_flat(const void *obj, const struct field *tab, size_t n, char **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	put_fields(f, obj, tab, n);
+	bool failed = ferror(f);
+	if (fclose(f) != 0 || failed) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*out = buf;
+	return 0;
+}
+
+/* Like status_decode for a record without peers or counters; unknown keys
+ * are ignored here too. */
+static int decode_flat(void *obj, const struct field *tab, size_t n, const char *text, size_t len,
+		       char *err, size_t errlen)
+{
+	struct decoder d = { .err = err, .errlen = errlen };
+	size_t off = 0;
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t end = nl ? (size_t)(nl - text) : len;
+		const char *line = text + off, *val;
+		size_t klen, vlen, i = 0;
+		d.line++;
+		int rc = split_line(&d, line, end - off, &klen, &val, &vlen);
+		while (rc == 0 && i < n && !key_is(line, klen, tab[i].key))
+			i++;
+		if (rc == 0 && i < n)
+			rc = set_field(&d, obj, &tab[i], val, vlen);
+		if (rc < 0)
+			return rc;
+		off = end + 1;
+	}
+	return 0;
+}
+
+int status_ping_encode(const struct status_ping *pg, char **out)
+{
+	return encode_flat(pg, PING_FIELDS, sizeof(PING_FIELDS) / sizeof(PING_FIELDS[0]), out);
+}
+
+int status_ping_decode(struct status_ping *pg, const char *text, size_t len, char *err, size_t errlen)
+{
+	memset(pg, 0, sizeof(*pg));
+	pg->rtt_us = -1;
+	int rc = decode_flat(pg, PING_FIELDS, sizeof(PING_FIELDS) / sizeof(PING_FIELDS[0]), text, len,
+			     err, errlen);
+	if (rc < 0) {
+		memset(pg, 0, sizeof(*pg));
+		pg->rtt_us = -1;
+	}
+	return rc;
+}
+
+int status_conn_encode(const struct status_conn *sc, char **out)
+{
+	return encode_flat(sc, CONN_FIELDS, sizeof(CONN_FIELDS) / sizeof(CONN_FIELDS[0]), out);
+}
+
+int status_conn_decode(struct status_conn *sc, const char *text, size_t len, char *err, size_t errlen)
+{
+	memset(sc, 0, sizeof(*sc));
+	int rc = decode_flat(sc, CONN_FIELDS, sizeof(CONN_FIELDS) / sizeof(CONN_FIELDS[0]), text, len,
+			     err, errlen);
+	if (rc < 0)
+		memset(sc, 0, sizeof(*sc));
+	return rc;
+}
+
 /* ---- printers ---- */
 
 /* Length of the valid UTF-8 sequence (RFC 3629 section 4) at p, 0 if
@@ -392,16 +494,17 @@ static size_t utf8_len(const unsigned char *p, size_t left)
 }
 
 /* Text output goes to a terminal: anything that is not printable ASCII or
- * valid UTF-8 outside the C1 controls (U+0080..U+009F) becomes '?'. */
-static void put_clean(FILE *f, const char *s, size_t max)
+ * valid UTF-8 outside the C1 controls (U+0080..U+009F) becomes '?'.
+ * Returns the number of characters written (for column alignment). */
+static size_t put_clean(FILE *f, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t left = strnlen(s, max);
+	size_t left = strnlen(s, max), chars = 0;
 	if (left == 0) {
 		fputs("(none)", f);
-		return;
+		return 6;
 	}
-	while (left > 0) {
+	for (; left > 0; chars++) {
 		size_t n = utf8_len(p, left);
 		if (n == 0 || (n == 1 && is_control(*p)) || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)) {
 			fputc('?', f);
@@ -412,6 +515,7 @@ static void put_clean(FILE *f, const char *s, size_t max)
 		p += n;
 		left -= n;
 	}
+	return chars;
 }
 
 static void put_plural(FILE *f, bool *first, uint64_t n, const char *unit)
@@ -439,11 +543,11 @@ static void put_ago(FILE *f, int64_t when, int64_t now)
 	fputs(" ago", f);
 }
 
-static void put_bytes(FILE *f, uint64_t n)
+static void fmt_bytes(char *out, size_t outlen, uint64_t n)
 {
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	if (n < 1024) {
-		fprintf(f, "%" PRIu64 " B", n);
+		snprintf(out, outlen, "%" PRIu64 " B", n);
 		return;
 	}
 	double v = (double)n / 1024;
@@ -452,7 +556,14 @@ static void put_bytes(FILE *f, uint64_t n)
 		v /= 1024;
 		u++;
 	}
-	fprintf(f, "%.2f %s", v, units[u]);
+	snprintf(out, outlen, "%.2f %s", v, units[u]);
+}
+
+static void put_bytes(FILE *f, uint64_t n)
+{
+	char b[32];
+	fmt_bytes(b, sizeof(b), n);
+	fputs(b, f);
 }
 
 static void put_line(FILE *f, const char *label, const char *s, size_t max)
@@ -645,4 +756,66 @@ void status_print_json(FILE *f, const struct status *st)
 	if (st->n_peers)
 		fputs("  ]\n", f);
 	fputs("}\n", f);
+}
+
+/* "42s ago", "3m12s ago", "5h2m ago", "2d3h ago", or "never". */
+static void fmt_age_short(char *out, size_t outlen, int64_t when, int64_t now)
+{
+	uint64_t t = now > when ? (uint64_t)(now - when) : 0;
+	if (when == 0)
+		snprintf(out, outlen, "never");
+	else if (t < 60)
+		snprintf(out, outlen, "%" PRIu64 "s ago", t);
+	else if (t < 3600)
+		snprintf(out, outlen, "%" PRIu64 "m%" PRIu64 "s ago", t / 60, t % 60);
+	else if (t < 86400)
+		snprintf(out, outlen, "%" PRIu64 "h%" PRIu64 "m ago", t / 3600, t % 3600 / 60);
+	else
+		snprintf(out, outlen, "%" PRIu64 "d%" PRIu64 "h ago", t / 86400, t % 86400 / 3600);
+}
+
+/* One left-aligned column of at least width characters, then two spaces. */
+static void put_cell(FILE *f, const char *s, size_t max, size_t width)
+{
+	for (size_t n = put_clean(f, s, max); n < width + 2; n++)
+		fputc(' ', f);
+}
+
+void status_print_peers_text(FILE *f, const struct status *st)
+{
+	size_t wname = 4;
+	for (size_t i = 0; i < st->n_peers; i++) {
+		size_t n = strnlen(st->peers[i].name, sizeof(st->peers[i].name));
+		if (n > wname)
+			wname = n;
+	}
+	fprintf(f, "%-*s  %-6s  %-15s  %-12s  %-10s  %10s  %10s\n", (int)wname, "NAME", "ROLE",
+		"ADDRESS", "PATH", "HANDSHAKE", "RX", "TX");
+	int64_t now = (int64_t)time(NULL);
+	for (size_t i = 0; i < st->n_peers; i++) {
+		const struct status_peer *p = &st->peers[i];
+		char age[32], rx[32], tx[32];
+		put_cell(f, p->name, sizeof(p->name), wname);
+		put_cell(f, p->role, sizeof(p->role), 6);
+		put_cell(f, p->address, sizeof(p->address), 15);
+		put_cell(f, p->path, sizeof(p->path), 12);
+		fmt_age_short(age, sizeof(age), p->last_handshake, now);
+		fmt_bytes(rx, sizeof(rx), p->rx_bytes);
+		fmt_bytes(tx, sizeof(tx), p->tx_bytes);
+		fprintf(f, "%-10s  %10s  %10s\n", age, rx, tx);
+	}
+}
+
+void status_print_peers_json(FILE *f, const struct status *st)
+{
+	fputs(st->n_peers ? "[\n" : "[]\n", f);
+	for (size_t i = 0; i < st->n_peers; i++)
+		print_peer_json(f, &st->peers[i], i + 1 == st->n_peers);
+	if (st->n_peers)
+		fputs("]\n", f);
+}
+
+void status_json_string(FILE *f, const char *s, size_t max)
+{
+	json_str(f, s, max);
 }

@@ -86,5 +86,41 @@ void status_free(struct status *st);
 
 void status_print_text(FILE *f, const struct status *st);
 void status_print_json(FILE *f, const struct status *st);
+/* `tunctl peers`: one line per peer under a header, or the peer objects of
+ * status_print_json as one JSON array. */
+void status_print_peers_text(FILE *f, const struct status *st);
+void status_print_peers_json(FILE *f, const struct status *st);
+/* One JSON string (quotes included) as the printers write them: escaped
+ * per RFC 8259 section 7, invalid UTF-8 as U+FFFD; s holds at most max bytes. */
+void status_json_string(FILE *f, const char *s, size_t max);
+
+/* Replies about one peer (docs/control.md), in the same "key value" line
+ * format as the status, each a flat record.
+ *
+ * `ping PEER`: the path the probe went out on and its round trip. */
+struct status_ping {
+	char path[STATUS_PATH_LEN];          /* kind: "lan", "direct", "tcp", "relay" */
+	char via[STATUS_TEXT_LEN];           /* "direct 203.0.113.9:41641", "relay 198.51.100.20:443 via connect" */
+	int64_t rtt_us;                      /* microseconds; -1: no answer within timeout_ms */
+	uint64_t timeout_ms;
+};
+
+/* `connect PEER` and `disconnect PEER`: what tund did. */
+struct status_conn {
+	char peer[CFG_NAME_MAX];
+	char state[STATUS_PATH_LEN];         /* "connecting", "connected", "disconnected" */
+	char via[STATUS_TEXT_LEN];           /* "connected": the current path; else "" */
+};
+
+/* Encoders: 0 or -ENOMEM; decoders: 0 or -EBADMSG with err naming the
+ * line (missing keys keep 0 / "", and -1 for rtt_us). */
+int status_ping_encode(const struct status_ping *pg, char **out);
+int status_ping_decode(struct status_ping *pg, const char *text, size_t len, char *err, size_t errlen);
+int status_conn_encode(const struct status_conn *sc, char **out);
+int status_conn_decode(struct status_conn *sc, const char *text, size_t len, char *err, size_t errlen);
+
+/* Every error reply about a peer name tund does not know starts with this,
+ * e.g. "no peer named 'x' (peers: a, b)"; tunctl exits 5 on it. */
+#define STATUS_ERR_NO_PEER "no peer named "
 
 #endif

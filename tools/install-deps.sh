@@ -9,6 +9,9 @@ pkgs=(
 	iproute2 iputils-ping nftables conntrack tcpdump iperf3 curl python3 jq  # network-namespace tests, demo, benchmarks
 	coturn                                              # turnutils_stunclient: a STUN client nobody here wrote
 	squid                                               # the NAT lab's proxy-only site (a real HTTP proxy)
+	ffmpeg                                              # the demo's camera stream (encoder) and ffprobe (the client)
+	python3-jsonschema                                  # e2e: tunctl --json checked against docs/tunctl.schema.json
+	systemd man-db groff-base bash-completion procps    # test_install/test_notify: systemd-analyze, systemd itself, man, tunctl completion, pgrep
 )
 
 missing=()

@@ -17,9 +17,11 @@
 #include "ctlsock.h"
 #include "log.h"
 #include "dialer.h"
+#include "lan.h"
 #include "medlink.h"
 #include "netcheck.h"
 #include "relaylink.h"
+#include "reload.h"
 #include "tconn.h"
 #include "peer.h"
 #include "resolve.h"
@@ -106,7 +108,7 @@ static void signal_cb(uv_signal_t *h, int signum)
 {
 	struct daemon *d = h->data;
 	if (signum == SIGHUP) {
-		log_warn("SIGHUP: reloading the configuration is not supported yet; restart tund to apply changes");
+		reload_signal(d);
 		return;
 	}
 	log_info("%s: shutting down", strsignal(signum));
@@ -146,6 +148,8 @@ int daemon_start(struct daemon *d, uv_loop_t *loop, const uint8_t priv[KEY_LEN],
 		return rc;
 	}
 	rc = add_peers(d, err, errlen);
+	if (!rc)
+		rc = reload_saved_clients(d, err, errlen); /* tunctl allow's, after the config's */
 	if (rc)
 		return rc;
 	rc = tunif_open(&d->tun, loop, &d->cfg, tun_cb, d, err, errlen);
@@ -166,6 +170,8 @@ int daemon_start(struct daemon *d, uv_loop_t *loop, const uint8_t priv[KEY_LEN],
 		return rc;
 	}
 	rc = start_mediator(d, err, errlen);
+	if (!rc && (rc = lan_new(&d->lan, d)) < 0)
+		snprintf(err, errlen, "cannot start LAN discovery: %s", strerror(-rc));
 	if (rc)
 		return rc;
 	start_signals(d);
@@ -198,6 +204,8 @@ void daemon_stop(struct daemon *d)
 	d->netcheck = NULL;
 	answers_close(d->answers);
 	d->answers = NULL;
+	lan_close(d->lan);
+	d->lan = NULL;
 	relaylink_close(d->relay);
 	d->relay = NULL;
 	medlink_close(d->med);

@@ -12,7 +12,8 @@
  *        sessions via relaylink.c, all streams via tconn.c over tlink.c,
  *        dialled by dialer.c) and picks the one packets take.
  * Finding peers: medlink.c (mediator link) -> resolve.c (client asks)
- *                / answer.c (server answers) -> punch.c (candidates)
+ *                / answer.c (server answers) -> punch.c (candidates);
+ *                lan.c (LAN announcements) -> punch.c, no mediator
  */
 #ifndef TUND_DAEMON_H
 #define TUND_DAEMON_H
@@ -38,6 +39,7 @@ struct netcheck;
 struct dialer;
 struct relaylink;
 struct tconn;
+struct lan;
 
 /* Daemon-wide drop and event counters; reported by `tunctl status`. */
 struct tund_counters {
@@ -56,6 +58,10 @@ struct tund_counters {
 	uint64_t tun_write_errors;
 	uint64_t udp_send_errors;
 	uint64_t mediator_bad;        /* STUN datagram or message we could not use */
+	uint64_t lan_malformed;       /* LAN discovery datagram not ours or malformed (lan.h) */
+	uint64_t lan_bad_key;         /* LAN announcement whose key is not its system's */
+	uint64_t lan_not_local;       /* LAN announcement from outside our subnets */
+	uint64_t lan_ratelimited;     /* LAN announcement or query over its rate: ignored */
 };
 
 struct daemon {
@@ -74,6 +80,7 @@ struct daemon {
 	struct dialer *dialer;        /* TCP services through whatever the network allows */
 	struct relaylink *relay;      /* NULL without a relay (configured or learned) */
 	struct tconn *tconns;         /* every stream path (tconn.h) */
+	struct lan *lan;              /* LAN discovery (lan.h); NULL when off */
 	uv_signal_t sig_int, sig_term, sig_hup;
 	bool signals_started;
 	unsigned time_scale;          /* test builds: protocol ages divided by this */

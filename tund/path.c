@@ -10,6 +10,7 @@
  */
 #include "path.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -220,6 +221,9 @@ void path_heard(struct daemon *d, struct peer *p, const struct pathref *from, en
 	 * replaying it there) proves nothing about this peer's paths. */
 	if (from->conn && from->conn->peer && from->conn->peer != p)
 		return;
+	/* After tunctl disconnect no session of ours is left, so this packet
+	 * is a handshake the peer started: it connected again, and so are we. */
+	p->disconnected = false;
 	struct cand *c = find_or_add(d, p, from);
 	if (!c)
 		return;
@@ -255,6 +259,8 @@ void path_heard(struct daemon *d, struct peer *p, const struct pathref *from, en
 }
 
 /* Seals and sends one PROBE on a path; false when it could not. */
+static void ping_finish(struct daemon *d, struct peer *p, int err, int64_t rtt_us);
+
 static bool send_probe(struct daemon *d, struct peer *p, const struct pathref *to, uint8_t kind, uint32_t id)
 {
 	uint8_t body[WIRE_PROBE_BODY_LEN] = { kind, 0, 0, 0, (uint8_t)id, (uint8_t)(id >> 8),
@@ -273,6 +279,10 @@ void path_probe_input(struct daemon *d, struct peer *p, const struct pathref *fr
 	uint64_t now = uv_now(d->loop);
 	if (!response) {
 		send_probe(d, p, from, WIRE_PROBE_RESPONSE, id);
+		return;
+	}
+	if (p->ping.done && p->ping.id == id) {
+		ping_finish(d, p, 0, (int64_t)((uv_hrtime() - p->ping.sent_ns) / 1000));
 		return;
 	}
 	struct cand *c = find(p, from);
@@ -382,6 +392,10 @@ static bool wants_relay(const struct daemon *d, const struct peer *p, uint64_t n
 		return false;
 	if (p->relay_dialing || now < p->relay_retry_ms)
 		return false;
+	/* No standby relay for a peer on our LAN: that path needs no NAT and
+	 * no internet, and if it dies every path races again (clear_current). */
+	if (p->has_endpoint && !p->conn && p->path == PATH_LAN && timers_session_alive(d, p->cur, now))
+		return false;
 	for (unsigned i = 0; i < p->n_cands; i++)
 		if (p->cands[i].conn && p->cands[i].path == PATH_RELAY)
 			return false;
@@ -432,9 +446,11 @@ static uint64_t upgrade_ask_due(const struct peer *p, uint64_t now)
 uint64_t path_next_due(const struct peer *p)
 {
 	const struct daemon *d = p->d;
-	uint64_t due = 0;
-	if (!timers_session_alive(d, p->cur, uv_now(d->loop)))
-		return p->relay_dialing ? 0 : p->relay_retry_ms;
+	uint64_t due = p->ping.done ? p->ping.sent_ms + PATH_PING_TIMEOUT_MS : 0;
+	if (!timers_session_alive(d, p->cur, uv_now(d->loop))) {
+		uint64_t retry = p->relay_dialing ? 0 : p->relay_retry_ms;
+		return !due || (retry && retry < due) ? retry : due;
+	}
 	uint64_t now = uv_now(d->loop);
 	for (unsigned i = 0; i < p->n_cands; i++) {
 		uint64_t t = probe_due(p, &p->cands[i], now);
@@ -455,6 +471,8 @@ void path_tick(struct daemon *d, struct peer *p, uint64_t now)
 		p->relay_retry_ms = 0; /* a deadline that passed must not stay due */
 		path_want_relay(d, p);
 	}
+	if (p->ping.done && now >= p->ping.sent_ms + PATH_PING_TIMEOUT_MS)
+		ping_finish(d, p, -ETIMEDOUT, -1);
 	if (!timers_session_alive(d, p->cur, now))
 		return;
 	uint64_t ask = upgrade_ask_due(p, now);
@@ -523,4 +541,78 @@ void path_describe(const struct peer *p, char *cur, size_t curlen, char *standby
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		snprintf(last_switch, lslen, "%s %s", ts, p->last_switch);
 	}
+}
+
+/* ---- tunctl ping and disconnect (path.h) ---- */
+
+/* Clears the slot before calling done, which may start the next ping. */
+static void ping_finish(struct daemon *d, struct peer *p, int err, int64_t rtt_us)
+{
+	struct path_ping pg = p->ping;
+	memset(&p->ping, 0, sizeof(p->ping));
+	if (pg.done && !d->stopping)
+		pg.done(pg.arg, err, rtt_us, pg.kind, pg.via);
+}
+
+int path_ping(struct daemon *d, struct peer *p, path_ping_cb done, void *arg)
+{
+	uint64_t now = uv_now(d->loop);
+	if (p->ping.done)
+		return -EBUSY;
+	if (!p->has_endpoint || !timers_session_alive(d, p->cur, now))
+		return -ENOTCONN;
+	struct pathref to = { .kind = p->path, .ep = p->endpoint, .conn = p->conn };
+	struct cand *c = current(p);
+	struct path_ping pg = { .done = done, .arg = arg, .id = ++p->next_probe_id, .sent_ms = now,
+				.sent_ns = uv_hrtime(), .kind = p->path };
+	if (c) {
+		describe_cand(c, pg.via, sizeof(pg.via));
+	} else {
+		char a[ENDPOINT_STR_LEN];
+		endpoint_format(a, &p->endpoint);
+		snprintf(pg.via, sizeof(pg.via), "%s %s", path_kind_name(p->path), p->conn ? p->conn->desc : a);
+	}
+	if (!send_probe(d, p, &to, WIRE_PROBE_REQUEST, pg.id))
+		return -EIO;
+	p->ping = pg;
+	timers_path_changed(p);
+	return 0;
+}
+
+void path_ping_cancel(struct daemon *d, struct peer *p, int err)
+{
+	if (p->ping.done)
+		ping_finish(d, p, err, -1);
+}
+
+void path_forget(struct daemon *d, struct peer *p, const char *reason)
+{
+	path_ping_cancel(d, p, -ENOTCONN);
+	if (p->has_endpoint) {
+		p->switches++;
+		p->last_switch_unix = (int64_t)time(NULL);
+		snprintf(p->last_switch, sizeof(p->last_switch), "%s -> none: %s", path_kind_name(p->path), reason);
+	}
+	p->has_endpoint = false;
+	p->conn = NULL;
+	p->path = PATH_NONE;
+	/* No current path now, so closing a stream (which calls
+	 * path_conn_down) only removes its candidate. */
+	for (unsigned i = 0; i < PEER_MAX_CANDS; i++) {
+		struct cand *s = open_stream(p, NULL);
+		if (!s)
+			break;
+		tconn_close(s->conn, reason);
+	}
+	unsigned keep = 0;
+	for (unsigned i = 0; i < p->n_cands; i++) {
+		const struct cand *c = &p->cands[i];
+		if (!c->conn && c->kind == CAND_CONFIG)
+			p->cands[keep++] = (struct cand){ .ep = c->ep, .kind = c->kind, .path = c->path, .rtt_us = -1 };
+	}
+	p->n_cands = keep;
+	p->relay_retry_ms = 0;
+	p->relay_failures = 0;
+	p->relay_error[0] = '\0';
+	punch_done(p);
 }

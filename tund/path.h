@@ -37,6 +37,9 @@
  *     one, while the current one brought nothing for PATH_FOLLOW_MS, moves
  *     us there too (the peer found the current path dead first);
  *   - a path that just failed cannot come back for PATH_HOLDDOWN_MS;
+ *   - a client keeps a relay session as standby, except for a peer whose
+ *     current path is lan; LAN smart forwarding (punch_lan_first) holds
+ *     the relay dial back for PUNCH_LAN_FIRST_MS;
  *   - a peer found through the mediator and without a direct path asks
  *     the mediator again over UDP each PATH_UPGRADE_ASK_MS while data flows
  *     (resolve.h: resolve_upgrade), so NATs that closed while UDP was
@@ -119,5 +122,47 @@ void path_tick(struct daemon *d, struct peer *p, uint64_t now);
 /* For status: current path and the standby ones. */
 void path_describe(const struct peer *p, char *cur, size_t curlen, char *standby, size_t sblen,
 		   char *last_switch, size_t lslen);
+
+/* ---- tunctl ping and disconnect (control.c) ----
+ *
+ * A ping is one PROBE request sealed under the current session and sent
+ * on the current path; the peer answers it on the path it came in on
+ * (path_probe_input), so its round trip is the tunnel's over that path.
+ * Its id comes from the same counter as the path manager's probes, so the
+ * two never answer each other. Its timeout runs on the peer's timer
+ * (path_next_due / path_tick). */
+#define PATH_PING_TIMEOUT_MS 2000
+#define PATH_PING_VIA_LEN     128
+
+/* err 0 and the round trip in microseconds, or -ETIMEDOUT (no answer in
+ * PATH_PING_TIMEOUT_MS), or the err given to path_ping_cancel; kind and
+ * via name the path the probe went out on: "direct 203.0.113.9:41641",
+ * "relay 198.51.100.20:443 via connect". */
+typedef void (*path_ping_cb)(void *arg, int err, int64_t rtt_us, enum path_kind kind, const char *via);
+
+/* A peer's pending ping (struct peer holds one). */
+struct path_ping {
+	path_ping_cb done;                   /* NULL: none pending */
+	void *arg;
+	uint32_t id;                         /* of the PROBE request */
+	uint64_t sent_ms;                    /* loop time, for the timeout */
+	uint64_t sent_ns;                    /* uv_hrtime(), for the round trip */
+	enum path_kind kind;
+	char via[PATH_PING_VIA_LEN];
+};
+
+/* Sends a ping to p on its current path. done runs once, later, never from
+ * inside this call, and not at all once the daemon is stopping (the
+ * control socket then closes its connections itself). 0, -ENOTCONN (no
+ * live session or no current path), -EBUSY (a ping to p is pending) or
+ * -EIO (the probe could not be sent). */
+int path_ping(struct daemon *d, struct peer *p, path_ping_cb done, void *arg);
+/* Ends p's pending ping, if any, calling its done with err. Whoever
+ * removes a peer calls this first. */
+void path_ping_cancel(struct daemon *d, struct peer *p, int err);
+/* tunctl disconnect: closes p's stream paths, forgets every candidate
+ * except a configured endpoint, leaves p without a current path and ends
+ * a pending ping (-ENOTCONN). Sessions are the caller's (peer.h). */
+void path_forget(struct daemon *d, struct peer *p, const char *reason);
 
 #endif

@@ -14,7 +14,9 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "relaylink.h"
 #include "resolve.h"
+#include "tconn.h"
 
 #define INDEX_BUCKETS 1024
 
@@ -319,6 +321,43 @@ static void peer_closed_cb(uv_handle_t *h)
 		if (done)
 			done(arg);
 	}
+}
+
+/* A peer taken out by peers_remove: the table may be gone by now. */
+static void peer_removed_cb(uv_handle_t *h)
+{
+	struct peer *p = h->data;
+	sodium_memzero(p, sizeof(*p));
+	free(p);
+}
+
+void peers_remove(struct peers *t, struct peer *p)
+{
+	struct daemon *d = t->d;
+	size_t i = 0;
+	while (i < t->n && t->v[i] != p)
+		i++;
+	if (i == t->n)
+		return;
+	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(t->v[0]));
+	t->n--;
+	path_ping_cancel(d, p, -ECANCELED); /* tunctl ping's waiter hears of it now */
+	relaylink_cancel(d->relay, p);
+	/* Detached first: closing an attached stream would make path.c look
+	 * for another path and punch, for a peer that is going away. */
+	for (struct tconn *c = d->tconns; c; c = c->next) {
+		if (c->peer != p)
+			continue;
+		if (!c->closing)
+			log_info("peer %s: closing %s", p->cfg.name, c->desc);
+		c->peer = NULL; /* one already closing keeps no pointer to p either */
+		tconn_close(c, "the peer was removed");
+	}
+	peer_clear_sessions(p);
+	peer_queue_clear(p);
+	resolve_free(p);
+	p->table = NULL;
+	uv_close((uv_handle_t *)&p->timer, peer_removed_cb);
 }
 
 void peers_free(struct peers *t, void (*done)(void *arg), void *arg)

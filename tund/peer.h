@@ -71,6 +71,8 @@ struct peer {
 	struct daemon *d;
 	struct peers *table;              /* the table that owns it */
 	struct cfg_peer cfg;              /* name, role, key, psk, configured endpoint */
+	bool from_clients_file;           /* a [client] from <state_directory>/clients
+					     (tunctl allow, clients.h), not from tund.conf */
 	bool has_key;                     /* false until the mediator names it (system only) */
 	uint8_t psk[NOISE_PSK_LEN];       /* zeros without a preshared key */
 	char system_id[UUID_STR_LEN + 1];
@@ -115,6 +117,7 @@ struct peer {
 	bool via_mediator;                /* found through the mediator: NAT keepalives */
 	uint64_t yield_until_ms;          /* server side: the client initiates until then */
 	uint64_t initiator_until_ms;      /* client side: we initiate, they yield, until then */
+	uint64_t lan_first_until_ms;      /* handshakes go to local candidates only until then (punch.h) */
 
 	/* Client side: asking the mediator for this peer (resolve.h). */
 	struct resolve *rs;
@@ -135,13 +138,19 @@ struct peer {
 
 	uv_timer_t timer;                 /* see timers.c */
 	uint64_t timer_due;               /* loop ms it is armed for; 0 = idle */
+
+	/* tunctl (control.c): a ping waiting for its answer (path.h), and a
+	 * disconnect: we start nothing towards the peer until tunctl connect
+	 * or until the peer connects to us (path_heard clears it). */
+	struct path_ping ping;
+	bool disconnected;
 };
 
 /* We can start a handshake only once we know the peer's key and at least
- * one address to try. */
+ * one address to try, and not while it is disconnected. */
 static inline bool peer_can_initiate(const struct peer *p)
 {
-	return p->has_key && (p->has_endpoint || p->n_cands > 0);
+	return !p->disconnected && p->has_key && (p->has_endpoint || p->n_cands > 0);
 }
 
 /* Seconds between keepalives that hold NAT mappings open, 0 = none. */
@@ -156,6 +165,15 @@ void peers_free(struct peers *t, void (*done)(void *arg), void *arg);
 
 /* Adds a peer from its config; addr is where it appears locally. */
 int peers_add(struct peers *t, const struct cfg_peer *cfg, uint32_t addr, struct peer **out);
+/* Takes a peer out of the table at once and tears it down (reload,
+ * revoke): its sessions, pending handshake and their indices, queued
+ * packets, resolver, a pending tunctl ping (ended with -ECANCELED) and
+ * any relay dial for it end now; stream paths attached to it are
+ * detached and closed (path.c hears nothing of them); the peer itself is
+ * freed in its timer's close callback. Anything else that keeps a
+ * struct peer * across loop iterations must drop it here too. Never call
+ * it from one of the peer's own callbacks. */
+void peers_remove(struct peers *t, struct peer *p);
 size_t peers_count(const struct peers *t);
 struct peer *peers_at(const struct peers *t, size_t i);
 

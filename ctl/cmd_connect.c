@@ -1,0 +1,44 @@
+/*
+ * cmd_connect.c - `tunctl connect PEER`: asks tund to start connecting to
+ * PEER now (request "connect PEER"): a handshake, or for a peer found
+ * through the mediator a fresh lookup whose answer starts one. It also
+ * ends a `tunctl disconnect`. tund answers at once, before the handshake
+ * completes; `tunctl peers` shows when the path is up.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "ctl_client.h"
+#include "status.h"
+
+int cmd_connect(const struct ctl_ctx *ctx, int argc, char **argv)
+{
+	if (argc < 2)
+		return ctl_usage_error("connect", "which peer?");
+	if (argc > 2)
+		return ctl_usage_error("connect", "too many arguments");
+	if (argv[1][0] == '-')
+		return ctl_usage_error("connect", "unknown option \"%s\"", argv[1]);
+	char *request[] = { "connect", argv[1] };
+	char *buf = NULL;
+	const char *body = NULL;
+	size_t len = 0;
+	int rc = ctl_client_call(ctx->socket_path, 2, request, &buf, &body, &len);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	struct status_conn sc;
+	char err[256];
+	rc = status_conn_decode(&sc, body, len, err, sizeof(err));
+	free(buf);
+	if (rc < 0) {
+		fprintf(stderr, "tunctl connect: malformed reply from tund: %s\n", err);
+		return CTL_EXIT_FAIL;
+	}
+	if (strcmp(sc.state, "connected") == 0)
+		printf("%s is connected%s%s\n", argv[1], sc.via[0] ? ": " : "", sc.via);
+	else
+		printf("connecting to %s ('tunctl peers' shows when its path is up)\n", argv[1]);
+	return CTL_EXIT_OK;
+}
