@@ -85,7 +85,7 @@ static void fill_peer(struct status_peer *sp, const struct daemon *d, const stru
 	key_to_base64(sp->public_key, p->cfg.key);
 	snprintf(sp->system_id, sizeof(sp->system_id), "%s", p->system_id);
 	addr_format(sp->address, p->addr);
-	if (p->has_endpoint)
+	if (p->has_endpoint && !p->conn) /* a stream path has no UDP endpoint */
 		endpoint_format(sp->endpoint, &p->endpoint);
 	snprintf(sp->path, sizeof(sp->path), "%s", path_name(d, p, now));
 	resolve_describe(p, sp->state, sizeof(sp->state), sp->error, sizeof(sp->error));
