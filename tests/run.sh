@@ -90,15 +90,23 @@ fi
 if [ "$do_fuzz" = 1 ]; then
 	echo "== fuzz targets, ${fuzz_seconds}s each"
 	if dir=$(tools/build.sh fuzz 2>"$logdir/build-fuzz.log"); then
+		# Two at a time: libFuzzer is CPU-bound and the machine has two cores.
+		fpids=() fnames=()
 		for f in "$dir"/fuzz_*; do
 			[ -x "$f" ] || continue
 			name=$(basename "$f")
 			corpus=$(mktemp -d "$logdir/corpus-$name.XXXX")
 			seeds=tests/fuzz/corpus/$name
 			[ -d "$seeds" ] || seeds=
-			run "fuzz/$name" "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
-				-print_final_stats=1 "$corpus" ${seeds:+"$seeds"}
+			"$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+				"$corpus" ${seeds:+"$seeds"} >"$logdir/fuzz_$name.log" 2>&1 &
+			fpids+=($!) fnames+=("$name")
+			if [ "${#fpids[@]}" -ge 2 ]; then
+				for i in "${!fpids[@]}"; do wait "${fpids[$i]}"; result "fuzz/${fnames[$i]}" $?; done
+				fpids=() fnames=()
+			fi
 		done
+		for i in "${!fpids[@]}"; do wait "${fpids[$i]}"; result "fuzz/${fnames[$i]}" $?; done
 	else
 		result build/fuzz 1; tail -40 "$logdir/build-fuzz.log"
 	fi
