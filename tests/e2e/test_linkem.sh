@@ -218,13 +218,18 @@ check_loss() {
 		ab[$f]=$(lab_emu_counter "$EMU_LOSS" ab "$f") || return 1
 		ba[$f]=$(lab_emu_counter "$EMU_LOSS" ba "$f") || return 1
 	done
-	if [ "$tx" -ne 200 ] || ! in_range "$pct" 4 18; then ok=1; fi
-	# Only the echo requests cross l->r, only the replies r->l.
+	if [ "$tx" -ne 200 ] || ! in_range "$((ab[lost] * 100 / tx))" 4 18; then ok=1; fi
+	# Only the echo requests cross l->r, only the replies r->l: every
+	# request linkem forwarded was answered, and every answer forwarded.
 	[ "${ab[read]}" -eq "$tx" ] || { note "linkem read ${ab[read]} frames l->r, ping sent $tx"; ok=1; }
-	[ "${ab[lost]}" -eq $((tx - rx)) ] || { note "linkem lost ${ab[lost]}, ping missed $((tx - rx))"; ok=1; }
-	if [ "${ab[forwarded]}" -ne "$rx" ] || [ "${ba[read]}" -ne "$rx" ] ||
-		[ "${ba[forwarded]}" -ne "$rx" ] || [ "${ba[lost]}" -ne 0 ]; then
-		note "forwarded counters disagree with $rx replies"
+	if [ "${ba[read]}" -ne "${ab[forwarded]}" ] || [ "${ba[forwarded]}" -ne "${ab[forwarded]}" ] ||
+		[ "${ba[lost]}" -ne 0 ]; then
+		note "forwarded counters disagree: l->r forwarded ${ab[forwarded]}, r->l read ${ba[read]} forwarded ${ba[forwarded]}"
+		ok=1
+	fi
+	# ping itself may give up on a reply or two on a loaded machine.
+	if [ "$rx" -gt "${ba[forwarded]}" ] || [ "$rx" -lt $((ba[forwarded] - 2)) ]; then
+		note "ping counted $rx replies, linkem forwarded ${ba[forwarded]}"
 		ok=1
 	fi
 	[ $((ab[forwarded] + ab[lost] + ab[queue_full] + ab[write_errors] + ab[queued])) -eq "${ab[read]}" ] ||
