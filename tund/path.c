@@ -55,12 +55,6 @@ static bool active(const struct peer *p, uint64_t now)
 	return last && now - last < PATH_ACTIVE_MS;
 }
 
-static bool is_current(const struct peer *p, const struct cand *c)
-{
-	return p->has_endpoint &&
-	       (c->conn ? c->conn == p->conn : !p->conn && endpoint_equal(&c->ep, &p->endpoint));
-}
-
 static struct cand *find(struct peer *p, const struct pathref *ref)
 {
 	for (unsigned i = 0; i < p->n_cands; i++) {
@@ -317,7 +311,7 @@ void path_send_all(struct daemon *d, struct peer *p, const uint8_t *buf, size_t 
 	bool sent_cur = path_send(d, p, buf, len);
 	for (unsigned i = 0; i < p->n_cands; i++) {
 		struct cand *c = &p->cands[i];
-		if (sent_cur && is_current(p, c))
+		if (sent_cur && peer_cand_is_current(p, c))
 			continue;
 		struct pathref to = { .kind = c->path, .ep = c->ep, .conn = c->conn };
 		path_send_to(d, &to, buf, len);
@@ -417,7 +411,7 @@ static uint64_t probe_due(const struct peer *p, const struct cand *c, uint64_t n
 {
 	if (c->probe_sent_ms)
 		return c->probe_sent_ms + PATH_PROBE_TIMEOUT_MS;
-	if (is_current(p, c)) {
+	if (peer_cand_is_current(p, c)) {
 		/* Traffic answered on it is proof enough; probe only when data
 		 * went out after the last packet that came back on this path
 		 * (answers arriving on other paths say nothing about this one). */
@@ -519,7 +513,7 @@ void path_describe(const struct peer *p, char *cur, size_t curlen, char *standby
 	for (unsigned i = 0; i < p->n_cands; i++) {
 		const struct cand *c = &p->cands[i];
 		char what[128], rtt[32];
-		bool is_cur = is_current(p, c);
+		bool is_cur = peer_cand_is_current(p, c);
 		describe_cand(c, what, sizeof(what));
 		if (c->last_ok_ms && c->rtt_us >= 0)
 			fmt_rtt(rtt, sizeof(rtt), c->rtt_us);

@@ -153,6 +153,13 @@ static inline bool peer_can_initiate(const struct peer *p)
 	return !p->disconnected && p->has_key && (p->has_endpoint || p->n_cands > 0);
 }
 
+/* Whether candidate c is the peer's current path (path.h). */
+static inline bool peer_cand_is_current(const struct peer *p, const struct cand *c)
+{
+	return p->has_endpoint &&
+	       (c->conn ? c->conn == p->conn : !p->conn && endpoint_equal(&c->ep, &p->endpoint));
+}
+
 /* Seconds between keepalives that hold NAT mappings open, 0 = none. */
 unsigned peer_keepalive_interval(const struct peer *p);
 /* Learns the key of a peer configured by system only. */

@@ -40,12 +40,6 @@ static bool usable(const struct endpoint *ep)
 	return ep->port != 0 && top != 0 && top != 127 && top < 224;
 }
 
-static bool is_current(const struct peer *p, const struct cand *c)
-{
-	return p->has_endpoint &&
-	       (c->conn ? c->conn == p->conn : !p->conn && endpoint_equal(&c->ep, &p->endpoint));
-}
-
 /* Frees one slot: the oldest reflexive candidate, else the oldest UDP one
  * that is not the current path. Stream paths are never evicted (they
  * leave when their stream closes). */
@@ -53,10 +47,10 @@ static bool make_room(struct peer *p)
 {
 	int victim = -1;
 	for (unsigned i = 0; i < p->n_cands && victim < 0; i++)
-		if (p->cands[i].kind == CAND_REFLEXIVE && !is_current(p, &p->cands[i]))
+		if (p->cands[i].kind == CAND_REFLEXIVE && !peer_cand_is_current(p, &p->cands[i]))
 			victim = (int)i;
 	for (unsigned i = 0; i < p->n_cands && victim < 0; i++)
-		if (!p->cands[i].conn && !is_current(p, &p->cands[i]))
+		if (!p->cands[i].conn && !peer_cand_is_current(p, &p->cands[i]))
 			victim = (int)i;
 	if (victim < 0)
 		return false;
@@ -129,7 +123,7 @@ void punch_clear(struct peer *p)
 {
 	unsigned keep = 0;
 	for (unsigned i = 0; i < p->n_cands; i++)
-		if (p->cands[i].conn || is_current(p, &p->cands[i]))
+		if (p->cands[i].conn || peer_cand_is_current(p, &p->cands[i]))
 			p->cands[keep++] = p->cands[i];
 	p->n_cands = keep;
 	p->punching = false;
