@@ -15,11 +15,12 @@
 #        router's uplink will be)
 #
 # Checks (each prints PASS or FAIL):
-#   1 ping RTT over 20/0 is 18.5..23 ms (median of 40; never early, and room
-#     for this VM's timer tail)
+#   1 ping RTT over 20/0: of 40 pings the fastest is 19.5..23 ms (never
+#     early, and the emulator on time) and the median under 40 ms (the rest
+#     is this shared VM's scheduling)
 #   2 one-way delay: l->r 19..23 ms, r->l under 3 ms (UDP probes, shared
 #     CLOCK_MONOTONIC)
-#   3 ping RTT over 10/10 is 18.5..23 ms
+#   3 ping RTT over 10/10, bounds as in 1
 #   4 20 MB over HTTP through the 20/0 link arrives byte-exact
 #   5 10 % loss: 200 pings lose 4..18 %, and linkem's counters account for
 #     every frame (static ARP, so the pings are the only frames)
@@ -57,14 +58,28 @@ lab_init linkem
 # in_range VALUE LO HI (decimals allowed)
 in_range() { "$LAB_PY" -c 'import sys; v,lo,hi=map(float,sys.argv[1:]); sys.exit(0 if lo<=v<=hi else 1)' "$@"; }
 
-# rtt_median NS ADDR COUNT: median ping RTT in ms (the first, ARP-delayed
-# reply is just one sample).
-rtt_median() {
+# rtt_stats NS ADDR COUNT: "MIN MEDIAN" ping RTT in ms (the first,
+# ARP-delayed reply is just one sample).
+rtt_stats() {
 	lab_exec "$1" ping -n -c "$3" -i 0.02 -W 2 "$2" |
 		"$LAB_PY" -c '
 import re, statistics, sys
 t = [float(m) for m in re.findall(r"time=([0-9.]+) ms", sys.stdin.read())]
-print("%.3f" % statistics.median(t) if t else "nan")'
+print("%.3f %.3f" % (min(t), statistics.median(t)) if t else "nan nan")'
+}
+
+# rtt_check NS ADDR WANT: WANT ms of emulated RTT is applied. The minimum
+# is what the emulator does (never early, and at least one reply close to
+# the target); the median also carries this shared VM's scheduling, so it
+# only has to stay within a loose bound (CI once saw a 28.7 ms median on a
+# 20 ms link while the minimum was right).
+rtt_check() {
+	local s mn md want=$3
+	s=$(rtt_stats "$1" "$2" 40)
+	mn=${s% *} md=${s#* }
+	note "RTT over 40 pings: min $mn ms, median $md ms (emulated $want ms)"
+	in_range "$mn" $((want * 10 - 5))e-1 $((want + 3)) &&
+		in_range "$md" $((want * 10 - 5))e-1 $((want * 2))
 }
 
 mac_of() { lab_exec "$1" cat "/sys/class/net/$2/address"; }
@@ -159,12 +174,7 @@ static_arp eth3 192.0.2.65 192.0.2.66
 
 # ------------------------------------------------------------ checks
 
-check_rtt_20_0() {
-	local m
-	m=$(rtt_median l 198.51.100.2 40)
-	note "median RTT over 20/0: $m ms"
-	in_range "$m" 18.5 23
-}
+check_rtt_20_0() { rtt_check l 198.51.100.2 20; }
 
 check_one_way() {
 	local ab ba
@@ -179,12 +189,7 @@ check_one_way() {
 	in_range "$ab" 19 23 && in_range "$ba" 0 3
 }
 
-check_rtt_10_10() {
-	local m
-	m=$(rtt_median l 203.0.113.2 40)
-	note "median RTT over 10/10: $m ms"
-	in_range "$m" 18.5 23
-}
+check_rtt_10_10() { rtt_check l 203.0.113.2 20; }
 
 check_bulk() {
 	local want got rate
@@ -250,7 +255,7 @@ check_reorder() {
 }
 
 check_bridged_end() {
-	local core m
+	local core
 	lab_core_init
 	lab_core_segment wan 192.0.2.129/26
 	lab_ns h
@@ -258,14 +263,10 @@ check_bridged_end() {
 	core=$(lab_ns_name core)
 	ip -n "$core" link set c-h master br-wan
 	lab_addr h eth0 192.0.2.130/26
-	m=$(rtt_median h 192.0.2.129 40)
-	note "median RTT h -> core gateway over 5/5 through a bridge port: $m ms"
-	# This check is about the bridged far end carrying traffic with the
-	# delay applied (never early); checks 1-3 measure precision. In CI runs
-	# this median has been 10.5-14.5 ms (cause not found; linkem's own
-	# lateness counters stay low), so the upper bound only catches gross
-	# breakage.
-	in_range "$m" 9.5 25
+	note "h -> core gateway over 5/5 through a bridge port:"
+	# In CI runs this median has been 10.5-14.5 ms (cause not found;
+	# linkem's own lateness counters stay low); rtt_check's bounds allow it.
+	rtt_check h 192.0.2.129 10
 }
 
 check_errors() {
