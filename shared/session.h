@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cryptpool.h"
 #include "noise.h"
 #include "replay.h"
 
@@ -49,6 +50,32 @@ int session_seal(struct session *s, uint8_t type, const uint8_t *pkt, size_t len
  * -EALREADY: a replay (or too old); -EBADMSG: failed authentication. */
 int session_decrypt(struct session *s, uint8_t *frame, size_t len, uint64_t counter,
 		    uint8_t **pt, size_t *pt_len);
+
+/* Split forms of session_seal and session_decrypt for cryptpool.h: the
+ * state changes (counter taken, replay window moved) happen here, on the
+ * event loop, and only the AEAD work is left in the job.
+ *
+ * session_seal_prepare: the plaintext (len bytes) must already sit at
+ * out + WIRE_DATA_HDR_LEN. Writes the header, takes the next counter and
+ * fills job (a copy of the key; op SEAL). Returns the frame length the
+ * job will produce, or -ENOSPC / -ESTALE / -EINVAL (a type that is not
+ * sealed) as session_seal, taking no counter then. */
+int session_seal_prepare(struct session *s, uint8_t type, size_t len, uint8_t *out, size_t cap,
+			 struct crypt_job *job);
+/* session_open_prepare: -EBADMSG for a frame shorter than
+ * WIRE_DATA_MIN_LEN, -EALREADY when the replay window already refuses the
+ * counter; else fills job (op OPEN) and returns 0. */
+int session_open_prepare(struct session *s, uint8_t *frame, size_t len, uint64_t counter,
+			 struct crypt_job *job);
+/* session_open_finish, after the job ran: -EBADMSG when it failed
+ * authentication (or never ran), -EALREADY when the counter was taken
+ * meanwhile (the same counter twice in one batch, or the window moved past
+ * it), -EINVAL for a job that is not an OPEN job; else moves the window and
+ * sets *pt, *pt_len as session_decrypt. Finished in batch order, a batch
+ * gets the decisions session_decrypt would give frame by frame, except
+ * that a forgery repeating a counter earlier in its own batch is reported
+ * as -EBADMSG rather than -EALREADY (rejected either way). */
+int session_open_finish(struct session *s, const struct crypt_job *job, uint8_t **pt, size_t *pt_len);
 
 bool session_needs_rekey_by_count(const struct session *s);
 
