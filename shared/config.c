@@ -37,7 +37,7 @@ static const char *const tund_keys[TK_N] = {
 	"private_key_file", "interface", "address", "listen_port", "mtu",
 	"control_socket", "client_pool", "log_level", "mediator", "mediator_key",
 	"nat_keepalive", "relay", "relay_key", "relay_pool", "http_proxy", "state_directory",
-	"lan_discovery",
+	"lan_discovery", "offload", "crypto_threads",
 };
 
 static const char *const peer_keys[PK_N] = {
@@ -312,6 +312,20 @@ static void tund_key(struct pstate *ps, int k, const char *value)
 		break;
 	case TK_LAN_DISCOVERY:
 		set_on_off(ps, name, value, &c->lan_discovery);
+		break;
+	case TK_OFFLOAD:
+		if (strcmp(value, "auto") == 0)
+			c->offload = true;
+		else if (strcmp(value, "off") == 0)
+			c->offload = false;
+		else
+			bad(ps, name, "%s is neither auto nor off", ps->q);
+		break;
+	case TK_CRYPTO_THREADS:
+		if (strcmp(value, "auto") == 0)
+			c->crypto_threads = 0;
+		else
+			set_uint(ps, name, value, 1, CFG_CRYPTO_THREADS_MAX, &c->crypto_threads);
 		break;
 	case TK_MEDIATOR_KEY:
 		set_key(ps, name, value, c->mediator_key);
@@ -602,6 +616,8 @@ static void pstate_init(struct pstate *ps, struct cfg *c, const char *name,
 	c->nat_keepalive = CFG_DEFAULT_NAT_KEEPALIVE;
 	c->relay_pool = CFG_DEFAULT_RELAY_POOL;
 	c->lan_discovery = true;
+	c->offload = true;
+	c->crypto_threads = 0;
 	snprintf(c->state_directory, sizeof(c->state_directory), "%s", CFG_DEFAULT_STATE_DIR);
 }
 

@@ -29,6 +29,10 @@
  *   state_directory = /var/lib/tund ; what tund learns and keeps across restarts
  *   lan_discovery = on           ; announce / find systems on the LAN by
  *                                ; multicast (docs/lan.md); on or off
+ *   offload = auto               ; TUN and UDP offloads where the kernel has
+ *                                ; them (kernel-notes/offload.md); auto or off
+ *   crypto_threads = auto        ; threads for encryption: auto (one per CPU
+ *                                ; tund may use) or 1..8
  *
  *   [publish]                    ; register this system with the mediator
  *   server_id = nvr1             ; this server's name within its system
@@ -67,6 +71,7 @@
 #define CFG_DEFAULT_RELAY_PORT 443
 #define CFG_DEFAULT_RELAY_POOL 7
 #define CFG_RELAY_POOL_MAX 64
+#define CFG_CRYPTO_THREADS_MAX 8  /* cryptpool.h: CRYPTPOOL_MAX_THREADS */
 #define CFG_ERR_MAX 512
 
 enum cfg_role { CFG_ROLE_PEER, CFG_ROLE_CLIENT };
@@ -117,6 +122,8 @@ struct cfg {
 	uint16_t http_proxy_port;
 	char state_directory[PATH_MAX];
 	bool lan_discovery;          /* LAN announcements and queries (tund/lan.h), default on */
+	bool offload;                /* offload = auto (true, the default) or off */
+	unsigned crypto_threads;     /* threads sealing/opening packets; 0 = auto */
 	bool publish;                /* a [publish] section is present */
 	char server_id[CFG_SERVER_ID_MAX]; /* "" = derive from the host name */
 	struct cfg_peer *peers;      /* [peer] and [client] sections, in file order */

@@ -43,6 +43,7 @@ static const struct field TOP_FIELDS[] = {
 	FIELD(status, F_STR, relay_state),
 	FIELD(status, F_STR, relay),
 	FIELD(status, F_STR, proxy),
+	FIELD(status, F_STR, datapath),
 };
 
 static const struct field PEER_FIELDS[] = {
@@ -633,6 +634,8 @@ void status_print_text(FILE *f, const struct status *st)
 		put_line(f, "relay", st->relay_state, sizeof(st->relay_state));
 	if (st->proxy[0])
 		put_line(f, "proxy", st->proxy, sizeof(st->proxy));
+	if (st->datapath[0])
+		put_line(f, "data path", st->datapath, sizeof(st->datapath));
 	bool first = true;
 	for (size_t i = 0; i < st->n_counters && i < STATUS_MAX_COUNTERS; i++) {
 		if (st->counters[i].value == 0)
@@ -742,6 +745,7 @@ void status_print_json(FILE *f, const struct status *st)
 		     sizeof(st->relay_state));
 	json_key_str(f, IN, "relay", st->relay, sizeof(st->relay));
 	json_key_str(f, IN, "proxy", st->proxy, sizeof(st->proxy));
+	json_key_str(f, IN, "datapath", st->datapath, sizeof(st->datapath));
 	fputs(nc ? "  \"counters\": {\n" : "  \"counters\": {},\n", f);
 	for (size_t i = 0; i < nc; i++) {
 		fputs("    ", f);

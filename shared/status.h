@@ -72,6 +72,7 @@ struct status {
 	char relay_state[STATUS_PATH_LEN];   /* "off", idle, "pool 7/7", backoff, ... */
 	char relay[STATUS_TEXT_LEN];         /* one line on the relay link */
 	char proxy[STATUS_TEXT_LEN];         /* "none", or the proxy, its source and use */
+	char datapath[STATUS_TEXT_LEN];      /* offloads in force and crypto threads */
 	struct status_counter counters[STATUS_MAX_COUNTERS];
 	size_t n_counters;
 	struct status_peer *peers;           /* owned; status_free() releases */

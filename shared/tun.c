@@ -5,13 +5,14 @@
  * lives exactly as long as that fd (and any other fd attached to the same
  * queue) stays open, because we never call TUNSETPERSIST. Flags are
  * IFF_TUN | IFF_NO_PI: no 4-byte packet-information prefix, so one read()
- * returns one bare IP packet and one write() injects one. IFF_VNET_HDR is
- * deliberately absent until the offload work adds it; with it, every read
- * and write would carry a virtio_net_hdr in front and this contract would
- * change. Behaviour observed on real kernels is written up in
+ * returns one bare IP packet and one write() injects one; tun_open_vnet
+ * adds IFF_VNET_HDR, and every read and write carries a virtio_net_hdr in
+ * front (kernel-notes/offload.md). Behaviour observed on real kernels is written up in
  * kernel-notes/tun-and-rtnetlink.md.
  */
 #include "tun.h"
+
+#include "offload.h" /* TUN_F_USO4/6 on older headers */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,7 @@
 
 #define TUN_DEV_PATH "/dev/net/tun"
 
-int tun_open(const char *name, char name_out[IFNAMSIZ])
+static int open_flags(const char *name, char name_out[IFNAMSIZ], short flags)
 {
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
@@ -36,7 +37,7 @@ int tun_open(const char *name, char name_out[IFNAMSIZ])
 			return -EINVAL;
 		memcpy(ifr.ifr_name, name, len);
 	}
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = flags;
 
 	int fd = open(TUN_DEV_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
@@ -56,4 +57,39 @@ int tun_open(const char *name, char name_out[IFNAMSIZ])
 		name_out[IFNAMSIZ - 1] = '\0';
 	}
 	return fd;
+}
+
+int tun_open(const char *name, char name_out[IFNAMSIZ])
+{
+	return open_flags(name, name_out, IFF_TUN | IFF_NO_PI);
+}
+
+int tun_open_vnet(const char *name, char name_out[IFNAMSIZ])
+{
+	return open_flags(name, name_out, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+}
+
+int tun_set_offload(int fd, unsigned *granted)
+{
+	/* Largest first; USO arrived in 6.2, older kernels reject it. */
+	static const unsigned sets[] = {
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+		TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+	};
+	int err = -EINVAL;
+	*granted = 0;
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)sets[i]) == 0) {
+			*granted = sets[i];
+			return 0;
+		}
+		err = -errno;
+	}
+	return err;
+}
+
+int tun_clear_offload(int fd)
+{
+	return ioctl(fd, TUNSETOFFLOAD, 0UL) ? -errno : 0;
 }

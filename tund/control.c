@@ -6,10 +6,12 @@
  * One function per command behind a table; replies in docs/control.md.
  */
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "control_admin.h"
 #include "ctlsock.h"
 #include "dialer.h"
@@ -56,8 +58,31 @@ static void fill_counters(struct status *st, const struct daemon *d)
 	C(lan_bad_key);
 	C(lan_not_local);
 	C(lan_ratelimited);
-#undef C
 	add_counter(st, "udp_send_errors", c->udp_send_errors + d->udp.send_errors);
+	C(tun_bad_offload);
+#undef C
+	add_counter(st, "udp_gso_sends", d->udp.gso_sends);
+	add_counter(st, "udp_gso_frames", d->udp.gso_frames);
+	add_counter(st, "udp_gso_fallbacks", d->udp.gso_fallbacks);
+	add_counter(st, "udp_gro_messages", d->udp.gro_msgs);
+	if (d->batch) {
+		struct cryptpool_stats cs;
+		cryptpool_stats(d->batch->pool, &cs);
+		add_counter(st, "crypto_batches_parallel", cs.batches_parallel);
+		add_counter(st, "tun_gro_merged", d->batch->gro.merged);
+		add_counter(st, "tun_gro_writes", d->batch->gro.packets_out);
+	}
+}
+
+/* One line: the offloads in force and the crypto threads. */
+static void fill_datapath(struct status *st, const struct daemon *d)
+{
+	unsigned o = d->tun.offload;
+	snprintf(st->datapath, sizeof(st->datapath), "tun offloads: %s%s%s%s; udp gso %s, gro %s; crypto threads %u",
+		 !d->tun.vnet ? "off" : o ? "csum" : "refused by the kernel",
+		 o & TUN_F_TSO4 ? " tso4" : "", o & TUN_F_TSO6 ? " tso6" : "", o & TUN_F_USO4 ? " uso4" : "",
+		 d->udp.gso ? "on" : "off", d->udp.gro ? "on" : "off",
+		 d->batch ? cryptpool_threads(d->batch->pool) : 1);
 }
 
 /* lan: the endpoint is on one of our own subnets; direct: elsewhere;
@@ -144,6 +169,7 @@ static int fill_status(struct status *st, const struct daemon *d)
 	if (d->med)
 		medlink_describe(d->med, st->mediator, sizeof(st->mediator));
 	fill_counters(st, d);
+	fill_datapath(st, d);
 	size_t n = peers_count(d->peers);
 	st->peers = n ? calloc(n, sizeof(*st->peers)) : NULL;
 	if (n && !st->peers)

@@ -8,12 +8,15 @@
 #include "daemon_run.h"
 
 #include <errno.h>
+#include <linux/if_tun.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "answer.h"
+#include "batch.h"
 #include "ctlsock.h"
 #include "log.h"
 #include "dialer.h"
@@ -26,6 +29,7 @@
 #include "peer.h"
 #include "resolve.h"
 #include "timers.h"
+#include "tun.h"
 
 static void tun_cb(uv_poll_t *h, int status, int events)
 {
@@ -128,6 +132,20 @@ static int start_signals(struct daemon *d)
 	return 0;
 }
 
+/* Test builds (TUND_TEST_HOOKS): TUND_TEST_NO_TUN_OFFLOAD=1 and
+ * TUND_TEST_NO_UDP_OFFLOAD=1 take one of the two offloads away, so that
+ * bench/throughput can measure each step (kernel-notes/offload.md). */
+static bool test_flag(const char *name)
+{
+#ifdef TUND_TEST_HOOKS
+	const char *v = getenv(name);
+	return v && strcmp(v, "1") == 0;
+#else
+	(void)name;
+	return false;
+#endif
+}
+
 int daemon_start(struct daemon *d, uv_loop_t *loop, const uint8_t priv[KEY_LEN], char *err, size_t errlen)
 {
 	uint8_t id[UUID_LEN];
@@ -160,9 +178,24 @@ int daemon_start(struct daemon *d, uv_loop_t *loop, const uint8_t priv[KEY_LEN],
 		snprintf(err, errlen, "cannot add routes through %s: %s", d->tun.name, strerror(-rc));
 		return rc;
 	}
-	rc = udp_open(&d->udp, loop, d->cfg.listen_port, udp_cb, d, err, errlen);
+	if (d->cfg.offload && test_flag("TUND_TEST_NO_TUN_OFFLOAD")) {
+		tun_clear_offload(d->tun.fd);
+		d->tun.offload = 0;
+	}
+	bool udp_offload = d->cfg.offload && !test_flag("TUND_TEST_NO_UDP_OFFLOAD");
+	rc = udp_open(&d->udp, loop, d->cfg.listen_port, udp_offload, udp_cb, d, err, errlen);
 	if (rc)
 		return rc;
+	rc = batch_new(&d->batch, d->cfg.crypto_threads, (d->tun.offload & TUN_F_TSO4) != 0, d->cfg.mtu);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the crypto threads: %s", strerror(-rc));
+		return rc;
+	}
+	d->udp.before_flush = batch_tx_run_cb;
+	d->udp.before_flush_arg = d->batch;
+	log_info("data path: TUN offloads %s, UDP GSO %s, UDP GRO %s, %u crypto thread(s)",
+		 d->tun.offload ? "on" : "off", d->udp.gso ? "on" : "off", d->udp.gro ? "on" : "off",
+		 cryptpool_threads(d->batch->pool));
 	rc = ctlsock_new(&d->ctl, loop, d->cfg.control_socket, control_request_cb, d);
 	if (rc) {
 		snprintf(err, errlen, "cannot listen on control socket %s: %s", d->cfg.control_socket,

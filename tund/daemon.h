@@ -40,6 +40,7 @@ struct dialer;
 struct relaylink;
 struct tconn;
 struct lan;
+struct batch;
 
 /* Daemon-wide drop and event counters; reported by `tunctl status`. */
 struct tund_counters {
@@ -56,6 +57,7 @@ struct tund_counters {
 	uint64_t tun_not_ipv4;
 	uint64_t tun_queue_dropped;   /* waiting for a handshake and the queue was full */
 	uint64_t tun_write_errors;
+	uint64_t tun_bad_offload;     /* TUN read whose virtio_net_hdr did not fit its packet */
 	uint64_t udp_send_errors;
 	uint64_t mediator_bad;        /* STUN datagram or message we could not use */
 	uint64_t lan_malformed;       /* LAN discovery datagram not ours or malformed (lan.h) */
@@ -71,6 +73,7 @@ struct daemon {
 	char system_id[UUID_STR_LEN + 1];
 	struct tunif tun;
 	struct udp udp;
+	struct batch *batch;          /* the data path's crypto jobs and coalescer (batch.h) */
 	struct peers *peers;
 	struct ratelimit rl;
 	struct ctlsock *ctl;

@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "batch.h"
 #include "config.h"
 #include "daemon_run.h"
 #include "keys.h"
@@ -144,6 +145,7 @@ int main(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);   /* runs the close callbacks */
 	uv_loop_close(&loop);
 	int code = d->exit_code;
+	batch_free(d->batch); /* after the loop: no callback can use it now */
 	cfg_free(&d->cfg);
 	sodium_memzero(d, sizeof(*d));
 	free(d);

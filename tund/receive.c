@@ -5,15 +5,22 @@
  * came on (path.h). Each handler validates and authenticates first and works
  * in locals; peer state changes only after every check passed, so a bad
  * datagram leaves nothing behind but a counter (STYLE.md rule 6).
+ *
+ * DATA frames from the UDP socket are opened a batch at a time (batch.h:
+ * checked and queued as they come, decrypted together across threads,
+ * then finished in arrival order); the packets they carry go through the
+ * coalescer (offload.h) to the TUN device at the end of each batch.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "batch.h"
 #include "daemon.h"
 #include "log.h"
 #include "medlink.h"
@@ -33,6 +40,53 @@ static void completed(struct daemon *d, struct peer *p)
 	p->last_handshake_unix = (int64_t)time(NULL);
 }
 
+static int tun_write_cb(void *arg, const struct iovec *iov, int iovcnt)
+{
+	struct daemon *d = arg;
+	if (!d->tun.vnet) { /* the first iovec is the virtio_net_hdr */
+		iov++;
+		iovcnt--;
+	}
+	if (writev(d->tun.fd, iov, iovcnt) < 0) {
+		d->cnt.tun_write_errors++;
+		return -errno;
+	}
+	return 0;
+}
+
+static void write_one(struct daemon *d, const uint8_t *pkt, size_t len)
+{
+	static const uint8_t none[OFFLOAD_HDR_LEN]; /* no GSO, checksums complete */
+	struct iovec iov[2] = { { (void *)none, sizeof(none) }, { (void *)pkt, len } };
+	tun_write_cb(d, iov, 2);
+}
+
+/* A TCP packet longer than our MTU (a super-packet that came whole over
+ * a stream path) for a TUN device without TSO: written as the segments
+ * the sender's kernel made, sized for our MTU. Anything else goes as is. */
+static void write_segmented(struct daemon *d, uint8_t *pkt, size_t len)
+{
+	size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+	size_t thl = len >= ihl + 13 ? (size_t)(pkt[ihl + 12] >> 4) * 4 : 0;
+	if (pkt[9] != IPPROTO_TCP || !thl || d->cfg.mtu <= ihl + thl) {
+		write_one(d, pkt, len);
+		return;
+	}
+	struct offload_hdr h = {
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = (uint16_t)(ihl + thl),
+		.gso_size = (uint16_t)(d->cfg.mtu - ihl - thl),
+	};
+	struct offload_seg it;
+	if (offload_seg_init(&it, &h, pkt, len)) {
+		d->cnt.rx_bad_inner++;
+		return;
+	}
+	ssize_t n;
+	while ((n = offload_seg_next(&it, d->batch->seg_buf, OFFLOAD_MAX_PACKET)) > 0)
+		write_one(d, d->batch->seg_buf, (size_t)n);
+}
+
 static void deliver(struct daemon *d, struct peer *p, uint8_t *pt, size_t len, uint64_t now)
 {
 	if (xlate_ipv4(pt, len, p->addr, d->cfg.address)) {
@@ -40,14 +94,24 @@ static void deliver(struct daemon *d, struct peer *p, uint8_t *pt, size_t len, u
 		return;
 	}
 	size_t total = (size_t)pt[2] << 8 | pt[3]; /* validated by xlate_ipv4: <= len */
-	if (write(d->tun.fd, pt, total) < 0) {
-		d->cnt.tun_write_errors++;
-		return;
-	}
+	if (d->batch && d->batch->gro.enabled)
+		offload_gro_add(&d->batch->gro, pt, total, tun_write_cb, d);
+	else if (d->batch && total > d->cfg.mtu)
+		write_segmented(d, pt, total);
+	else
+		write_one(d, pt, total);
 	p->rx_bytes += total;
 	p->rx_packets++;
 	p->last_data_rx_ms = now;
 	timers_data_received(p);
+}
+
+/* Writes what the coalescer holds; after every batch of received frames,
+ * before the buffers they point into are reused. */
+static void flush_tun(struct daemon *d)
+{
+	if (d->batch)
+		offload_gro_flush(&d->batch->gro, tun_write_cb, d);
 }
 
 static void rx_probe(struct daemon *d, struct peer *p, const uint8_t *pt, size_t pt_len,
@@ -65,27 +129,11 @@ static void rx_probe(struct daemon *d, struct peer *p, const uint8_t *pt, size_t
 	path_probe_input(d, p, from, kind == WIRE_PROBE_RESPONSE, id);
 }
 
-static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from, uint64_t now)
+/* The part of receiving a DATA or PROBE frame that follows its
+ * decryption (rc: 0, -EALREADY or -EBADMSG), for both forms below. */
+static void rx_data_done(struct daemon *d, struct peer *p, struct session *s, int rc, uint8_t type,
+			 uint8_t *pt, size_t pt_len, const struct pathref *from, uint64_t now)
 {
-	struct wire_data_hdr h;
-	struct session *s;
-	uint8_t *pt;
-	size_t pt_len;
-
-	if (wire_decode_data_hdr(buf, len, &h)) {
-		d->cnt.rx_malformed++;
-		return;
-	}
-	struct peer *p = peers_by_index(d->peers, h.receiver, &s);
-	if (!p || !s) {
-		d->cnt.rx_unknown_index++;
-		return;
-	}
-	if (!timers_session_alive(d, s, now)) {
-		d->cnt.rx_expired++;
-		return;
-	}
-	int rc = session_decrypt(s, buf, len, h.counter, &pt, &pt_len);
 	if (rc == -EALREADY) {
 		p->rx_replayed++;
 		return;
@@ -94,7 +142,7 @@ static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct pat
 		p->rx_auth_failed++;
 		return;
 	}
-	path_heard(d, p, from, h.type == WIRE_TYPE_DATA && pt_len ? PATH_HEARD_DATA : PATH_HEARD);
+	path_heard(d, p, from, type == WIRE_TYPE_DATA && pt_len ? PATH_HEARD_DATA : PATH_HEARD);
 	p->last_rx_ms = now;
 	timers_any_received(p);
 	if (s == p->next) {
@@ -102,10 +150,90 @@ static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct pat
 		timers_session_installed(p);
 		send_queued(d, p);
 	}
-	if (h.type == WIRE_TYPE_PROBE)
+	if (type == WIRE_TYPE_PROBE)
 		rx_probe(d, p, pt, pt_len, from);
 	else if (pt_len)
 		deliver(d, p, pt, pt_len, now);
+}
+
+/* Header checks shared by both forms: the peer and live session the
+ * frame is for, or NULL (counted). */
+static struct peer *rx_data_session(struct daemon *d, const uint8_t *buf, size_t len, uint64_t now,
+				    struct wire_data_hdr *h, struct session **s)
+{
+	if (wire_decode_data_hdr(buf, len, h)) {
+		d->cnt.rx_malformed++;
+		return NULL;
+	}
+	struct peer *p = peers_by_index(d->peers, h->receiver, s);
+	if (!p || !*s) {
+		d->cnt.rx_unknown_index++;
+		return NULL;
+	}
+	if (!timers_session_alive(d, *s, now)) {
+		d->cnt.rx_expired++;
+		return NULL;
+	}
+	return p;
+}
+
+/* One frame, decrypted at once (stream paths, or no batch). */
+static void rx_data(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from, uint64_t now)
+{
+	struct wire_data_hdr h;
+	struct session *s;
+	uint8_t *pt = NULL;
+	size_t pt_len = 0;
+	struct peer *p = rx_data_session(d, buf, len, now, &h, &s);
+	if (!p)
+		return;
+	int rc = session_decrypt(s, buf, len, h.counter, &pt, &pt_len);
+	rx_data_done(d, p, s, rc, h.type, pt, pt_len, from, now);
+}
+
+/* Opens every queued frame (in parallel, batch.h), then finishes them in
+ * the order they arrived. A frame whose session went away meanwhile (an
+ * earlier frame of the batch confirmed a newer one) is dropped. */
+static void rx_data_run(struct daemon *d, uint64_t now)
+{
+	struct batch *b = d->batch;
+	if (!b->n_rx)
+		return;
+	batch_rx_run(b);
+	for (unsigned i = 0; i < b->n_rx; i++) {
+		const struct batch_rx *x = &b->rx_info[i];
+		struct session *s;
+		struct peer *p = peers_by_index(d->peers, x->receiver, &s);
+		if (p != x->p || s != x->s || memcmp(s->recv_key, b->rx[i].key, NOISE_KEY_LEN)) {
+			d->cnt.rx_unknown_index++;
+			continue;
+		}
+		uint8_t *pt = NULL;
+		size_t pt_len = 0;
+		int rc = session_open_finish(s, &b->rx[i], &pt, &pt_len);
+		rx_data_done(d, p, s, rc, x->type, pt, pt_len, &x->from, now);
+	}
+	batch_rx_reset(b);
+}
+
+/* One frame from the UDP socket: checked now, opened with the batch. */
+static void rx_data_queue(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from, uint64_t now)
+{
+	struct wire_data_hdr h;
+	struct session *s;
+	struct batch *b = d->batch;
+	struct peer *p = rx_data_session(d, buf, len, now, &h, &s);
+	if (!p)
+		return;
+	if (b->n_rx == BATCH_RX_MAX)
+		rx_data_run(d, now);
+	int rc = session_open_prepare(s, buf, len, h.counter, &b->rx[b->n_rx]);
+	if (rc) {
+		rx_data_done(d, p, s, rc, h.type, NULL, 0, from, now);
+		return;
+	}
+	b->rx_info[b->n_rx++] = (struct batch_rx){ .p = p, .s = s, .from = *from, .receiver = h.receiver,
+						   .type = h.type };
 }
 
 /* Both sides initiated at once; exactly one must keep its own handshake.
@@ -266,9 +394,8 @@ static void rx_resp(struct daemon *d, uint8_t *buf, size_t len, const struct pat
 	timers_session_installed(p);
 }
 
-void receive_packet(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from)
+static void dispatch(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from, uint64_t now)
 {
-	uint64_t now = uv_now(d->loop);
 	switch (wire_type(buf, len)) {
 	case WIRE_TYPE_DATA:
 	case WIRE_TYPE_PROBE:
@@ -289,8 +416,30 @@ void receive_packet(struct daemon *d, uint8_t *buf, size_t len, const struct pat
 	}
 }
 
+void receive_packet(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from)
+{
+	dispatch(d, buf, len, from, uv_now(d->loop));
+	flush_tun(d);
+}
+
+/* One datagram of a receive batch: DATA and PROBE frames join the batch's
+ * crypto run; anything else first lets the queued frames finish, so
+ * nothing overtakes what arrived before it. */
+static void receive_one(struct daemon *d, uint8_t *buf, size_t len, const struct pathref *from, uint64_t now)
+{
+	int t = wire_type(buf, len);
+	if (d->batch && (t == WIRE_TYPE_DATA || t == WIRE_TYPE_PROBE)) {
+		rx_data_queue(d, buf, len, from, now);
+		return;
+	}
+	if (d->batch)
+		rx_data_run(d, now);
+	dispatch(d, buf, len, from, now);
+}
+
 void receive_udp_readable(struct daemon *d)
 {
+	uint64_t now = uv_now(d->loop);
 	for (int round = 0; round < RECV_ROUNDS_PER_CALLBACK; round++) {
 		int n = udp_recv_batch(&d->udp);
 		if (n <= 0) {
@@ -306,10 +455,16 @@ void receive_udp_readable(struct daemon *d)
 				continue;
 			}
 			endpoint_from_sockaddr(&from.ep, &d->udp.rx_addr[i]);
-			receive_packet(d, udp_rx_data(&d->udp, i), m->msg_len, &from);
+			size_t off = 0, len;
+			uint8_t *dgram;
+			while ((dgram = udp_rx_next(&d->udp, i, &off, &len)))
+				receive_one(d, dgram, len, &from, now);
 		}
+		if (d->batch)
+			rx_data_run(d, now);
+		flush_tun(d); /* before the next recvmmsg reuses the buffers */
 		udp_flush(&d->udp);
-		if (n < UDP_BATCH)
+		if (n < UDP_RX_BATCH)
 			break;
 	}
 }

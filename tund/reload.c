@@ -164,6 +164,8 @@ size_t reload_tund_changes(const struct cfg *o, const struct cfg *n, const char 
 	CHANGED(o->publish != n->publish, "[publish]");
 	CHANGED(strcmp(o->server_id, n->server_id) != 0, "server_id");
 	CHANGED(o->lan_discovery != n->lan_discovery, "lan_discovery");
+	CHANGED(o->offload != n->offload, "offload");
+	CHANGED(o->crypto_threads != n->crypto_threads, "crypto_threads");
 #undef CHANGED
 	if (k == 0 && k < max && !same_otherwise(o, n))
 		keys[k++] = "a [tund] key"; /* one added to config.h and not yet named above */

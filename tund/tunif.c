@@ -37,10 +37,19 @@ int tunif_open(struct tunif *t, uv_loop_t *loop, const struct cfg *cfg, uv_poll_
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	t->fd = tun_open(cfg->interface, t->name);
+	t->fd = cfg->offload ? tun_open_vnet(cfg->interface, t->name) : tun_open(cfg->interface, t->name);
 	if (t->fd < 0) {
 		snprintf(err, errlen, "cannot create TUN device %s: %s", cfg->interface, strerror(-t->fd));
 		return t->fd;
+	}
+	t->vnet = cfg->offload;
+	if (t->vnet) {
+		rc = tun_set_offload(t->fd, &t->offload);
+		if (rc)
+			log_info("%s: the kernel refused TUN offloads (%s); packets are read and written one by one",
+				 t->name, strerror(-rc));
+		else
+			log_debug("%s: TUN offloads 0x%x", t->name, t->offload);
 	}
 	t->ifindex = (int)if_nametoindex(t->name);
 	rc = nl_new(&t->nl);

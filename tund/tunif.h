@@ -27,6 +27,8 @@ struct tunif {
 	int fd;                         /* -1 when closed */
 	char name[IFNAMSIZ];
 	int ifindex;
+	bool vnet;                      /* reads and writes carry a virtio_net_hdr (offload.h) */
+	unsigned offload;               /* TUN_F_* granted by TUNSETOFFLOAD; 0 = none */
 	uv_poll_t poll;                 /* owned; closed by tunif_close */
 	bool poll_open;
 	struct nl *nl;
@@ -39,7 +41,9 @@ struct tunif {
 	void *closed_arg;
 };
 
-/* Creates the device and configures it from cfg; starts polling for
+/* Creates the device and configures it from cfg (with cfg->offload, as
+ * IFF_VNET_HDR with the offloads the kernel grants; a refusal leaves
+ * t->offload 0 and is logged, not an error); starts polling for
  * readable with cb (handle->data = data). 0 or -errno, with err set. */
 int tunif_open(struct tunif *t, uv_loop_t *loop, const struct cfg *cfg, uv_poll_cb cb, void *data,
 	       char *err, size_t errlen);

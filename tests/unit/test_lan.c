@@ -91,7 +91,7 @@ static void node_init(struct node *n, bool publish)
 	assert_int_equal(handshake_self_init(&n->d.self, priv), 0);
 	sodium_memzero(priv, sizeof(priv));
 	assert_int_equal(peers_new(&n->d.peers, &n->d), 0);
-	assert_int_equal(udp_open(&n->d.udp, &loop, 0, udp_cb, n, err, sizeof(err)), 0);
+	assert_int_equal(udp_open(&n->d.udp, &loop, 0, false, udp_cb, n, err, sizeof(err)), 0);
 }
 
 static void node_free(struct node *n)

@@ -64,6 +64,7 @@ static void fill_status(struct status *st)
 	snprintf(st->relay_state, sizeof(st->relay_state), "pool 7/7");
 	snprintf(st->relay, sizeof(st->relay), "7 connections to 198.51.100.20:443 via poll");
 	snprintf(st->proxy, sizeof(st->proxy), "10.5.0.1:3128 (from http_proxy); relay: poll > connect");
+	snprintf(st->datapath, sizeof(st->datapath), "tun offloads: csum tso4; udp gso on, gro off; crypto threads 2");
 	snprintf(st->counters[0].name, STATUS_COUNTER_NAME, "rx_bad_packet");
 	st->counters[0].value = 3;
 	snprintf(st->counters[1].name, STATUS_COUNTER_NAME, "rx_no_session");
@@ -111,6 +112,7 @@ static void test_encode_exact(void **state)
 		"relay_state pool 7/7\n"
 		"relay 7 connections to 198.51.100.20:443 via poll\n"
 		"proxy 10.5.0.1:3128 (from http_proxy); relay: poll > connect\n"
+		"datapath tun offloads: csum tso4; udp gso on, gro off; crypto threads 2\n"
 		"counter rx_bad_packet 3\n"
 		"counter rx_no_session 0\n"
 		"peer hq\n"
@@ -179,6 +181,7 @@ static void test_round_trip(void **state)
 	assert_string_equal(back.relay_state, "pool 7/7");
 	assert_string_equal(back.relay, st.relay);
 	assert_string_equal(back.proxy, "10.5.0.1:3128 (from http_proxy); relay: poll > connect");
+	assert_string_equal(back.datapath, st.datapath);
 	assert_int_equal(back.n_counters, 2);
 	assert_memory_equal(back.counters, st.counters, 2 * sizeof(st.counters[0]));
 	assert_int_equal(back.n_peers, 3);
@@ -437,6 +440,7 @@ static void test_json_exact(void **state)
 		"  \"relay_state\": \"off\",\n"
 		"  \"relay\": \"\",\n"
 		"  \"proxy\": \"none\",\n"
+		"  \"datapath\": \"\",\n"
 		"  \"counters\": {\n"
 		"    \"rx_bad\\\"packet\": 18446744073709551615\n"
 		"  },\n"
@@ -512,6 +516,7 @@ static void test_json_empty(void **state)
 		"  \"relay_state\": \"off\",\n"
 		"  \"relay\": \"\",\n"
 		"  \"proxy\": \"\",\n"
+		"  \"datapath\": \"\",\n"
 		"  \"counters\": {},\n"
 		"  \"peers\": []\n"
 		"}\n");
@@ -528,7 +533,8 @@ static void test_text(void **state)
 	assert_non_null(strstr(text, "interface: tund0\n  public key: dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n"));
 	assert_non_null(strstr(text, "  listening port: 65535\n"
 				     "  relay: 7 connections to 198.51.100.20:443 via poll\n"
-				     "  proxy: 10.5.0.1:3128 (from http_proxy); relay: poll > connect\n"));
+				     "  proxy: 10.5.0.1:3128 (from http_proxy); relay: poll > connect\n"
+				     "  data path: tun offloads: csum tso4; udp gso on, gro off; crypto threads 2\n"));
 	assert_non_null(strstr(text, "  path: direct\n"
 				     "  path detail: 198.51.100.7:41641 rtt 12.3 ms\n"
 				     "  standby: relay 198.51.100.20:443 (rtt 31 ms), "
