@@ -56,11 +56,15 @@ unit_tests() { # build_dir flavour
 	done
 }
 
-e2e_tests() { # build_dir flavour
-	local dir=$1 flavour=$2 t
+# e2e_tests BUILD_DIR FLAVOUR OFFLOAD: every end-to-end test, with each
+# tund's [tund] offload set to OFFLOAD (tests/e2e/lib.sh
+# lab_tund_conf_offload). The plain build runs with the default (auto),
+# the sanitizer build with off, so both data paths pass every test.
+e2e_tests() {
+	local dir=$1 flavour=$2 offload=$3 t
 	for t in tests/e2e/test_*.sh; do
 		[ -f "$t" ] || continue
-		run "$flavour/e2e/$(basename "$t" .sh)" env TUND_BIN_DIR="$dir" bash "$t"
+		run "$flavour/e2e/$(basename "$t" .sh)" env TUND_BIN_DIR="$dir" LAB_OFFLOAD="$offload" bash "$t"
 	done
 }
 
@@ -71,7 +75,7 @@ fi
 echo "== plain build (-Werror)"
 if dir=$(tools/build.sh plain 2>"$logdir/build-plain.log"); then
 	[ "$do_unit" = 1 ] && unit_tests "$dir" plain
-	[ "$do_e2e" = 1 ] && e2e_tests "$dir" plain
+	[ "$do_e2e" = 1 ] && e2e_tests "$dir" plain auto
 else
 	result build/plain 1; cat "$logdir/build-plain.log" | tail -40
 fi
@@ -81,7 +85,7 @@ if [ "$do_asan" = 1 ]; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 	if dir=$(tools/build.sh asan 2>"$logdir/build-asan.log"); then
 		unit_tests "$dir" asan
-		[ "$do_e2e" = 1 ] && e2e_tests "$dir" asan
+		[ "$do_e2e" = 1 ] && e2e_tests "$dir" asan-offload-off off
 	else
 		result build/asan 1; tail -40 "$logdir/build-asan.log"
 	fi

@@ -411,6 +411,17 @@ lab_tund_conf() { echo "$LAB_DIR/$1.conf"; }
 lab_tund_sock() { echo "$LAB_DIR/$1.sock"; }
 lab_tund_logf() { echo "$LAB_DIR/$1.log"; }
 
+# lab_tund_conf_offload FILE: with LAB_OFFLOAD set (tests/run.sh runs the
+# suite once with the default, offload = auto, and once with
+# LAB_OFFLOAD=off), writes "offload = $LAB_OFFLOAD" into the [tund] section
+# of FILE unless the file sets offload itself. Tests that rewrite a config
+# for a reload call it again.
+lab_tund_conf_offload() {
+	[ -n "${LAB_OFFLOAD:-}" ] || return 0
+	grep -q '^[[:space:]]*offload[[:space:]]*=' "$1" && return 0
+	sed -i "/^[[:space:]]*\[tund\]/a offload = $LAB_OFFLOAD" "$1"
+}
+
 # lab_tund_start NS NAME [VAR=VALUE...]: runs tund -c $LAB_DIR/NAME.conf in
 # NS (environment VAR=VALUE added) and waits until its control socket
 # answers. The log is appended to across restarts.
@@ -418,6 +429,7 @@ lab_tund_start() {
 	local ns=$1 name=$2 sock
 	shift 2
 	sock=$(lab_tund_sock "$name")
+	lab_tund_conf_offload "$(lab_tund_conf "$name")"
 	echo "---- start $(date +%T.%N)" >>"$(lab_tund_logf "$name")"
 	lab_bg "$ns" "$(lab_tund_logf "$name")" env "$@" "$TUND_BIN_DIR/tund" -c "$(lab_tund_conf "$name")"
 	LAB_TUND_PID[$name]=$LAB_LAST_PID

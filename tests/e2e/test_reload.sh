@@ -83,6 +83,7 @@ write_server_conf() {
 			printf '\n[client "%s"]\nkey = %s\n' "$n" "${LAB_PUB[$n]}"
 		done
 	} >"$(lab_tund_conf server)"
+	lab_tund_conf_offload "$(lab_tund_conf server)"
 }
 
 # Notifications tund sends to $NOTIFY_SOCKET, one per line, in order.
