@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(
 	build-essential cmake pkg-config clang              # build, fuzzing (libFuzzer ships with clang)
 	libuv1-dev libsodium-dev libmnl-dev libinih-dev libcmocka-dev
+	libssl-dev                                          # libcrypto: the data path's ChaCha20-Poly1305 (shared/aead.h)
 	iproute2 iputils-ping nftables conntrack tcpdump iperf3 curl python3 jq  # network-namespace tests, demo, benchmarks
 	coturn                                              # turnutils_stunclient: a STUN client nobody here wrote
 	squid                                               # the NAT lab's proxy-only site (a real HTTP proxy)
