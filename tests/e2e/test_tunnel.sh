@@ -445,8 +445,14 @@ check_rekey() {
 	c0=$(counter client handshakes_completed) || return 1
 	s0=$(counter server1 handshakes_completed) || return 1
 	t0=$(lab_now_ms)
-	lab_exec client curl -sS --fail --max-time 40 --limit-rate 200K -o "$got" \
+	# 200 KB/s, so the 3.4 MB take ~17 s: a token bucket on server1's
+	# tund0 (curl's --limit-rate lets a fast tunnel's first seconds through
+	# unthrottled, and the transfer then ends in about one).
+	lab_exec server1 tc qdisc replace dev tund0 root tbf rate 1600kbit burst 16kb latency 1s ||
+		{ note "cannot add a tbf qdisc to server1's tund0"; return 1; }
+	lab_exec client curl -sS --fail --max-time 40 -o "$got" \
 		"http://100.100.0.10:$HTTP/slow.bin" || rc=$?
+	lab_exec server1 tc qdisc del dev tund0 root || true
 	ms=$(($(lab_now_ms) - t0))
 	c1=$(counter client handshakes_completed) || return 1
 	s1=$(counter server1 handshakes_completed) || return 1
