@@ -222,11 +222,13 @@ static void rx_data_queue(struct daemon *d, uint8_t *buf, size_t len, const stru
 	struct wire_data_hdr h;
 	struct session *s;
 	struct batch *b = d->batch;
+	/* Finish a full batch first: that can free sessions (a confirmed
+	 * newer one retires the oldest), so look this frame's up afterwards. */
+	if (b->n_rx == BATCH_RX_MAX)
+		rx_data_run(d, now);
 	struct peer *p = rx_data_session(d, buf, len, now, &h, &s);
 	if (!p)
 		return;
-	if (b->n_rx == BATCH_RX_MAX)
-		rx_data_run(d, now);
 	int rc = session_open_prepare(s, buf, len, h.counter, &b->rx[b->n_rx]);
 	if (rc) {
 		rx_data_done(d, p, s, rc, h.type, NULL, 0, from, now);

@@ -4,7 +4,8 @@
  * Noise nonce (noise.h), for every length class the data path uses, and
  * refuses what it must: a flipped bit anywhere (AD, ciphertext, tag), the
  * wrong counter or key, input shorter than a tag. Also from threads at
- * once, since cryptpool's workers call it concurrently.
+ * once, since cryptpool's workers call it concurrently, and with an
+ * OpenSSL that has no ChaCha20-Poly1305 at all (libsodium takes over).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +15,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -119,6 +122,36 @@ static void test_threads(void **state)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 }
 
+/* The same checks in a child whose OpenSSL loads only its "base"
+ * provider, which has no ChaCha20-Poly1305 (as a FIPS-only setup): every
+ * packet must then go to libsodium, and still seal and open correctly,
+ * never leaving plaintext behind as a failed seal would. */
+static const char *self_path;
+
+static void test_without_libcrypto_cipher(void **state)
+{
+	(void)state;
+	char conf[] = "/tmp/test_aead-XXXXXX";
+	int fd = mkstemp(conf);
+	assert_true(fd >= 0);
+	static const char text[] = "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n"
+				   "[provider_sect]\nbase = base_sect\n[base_sect]\nactivate = 1\n";
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("OPENSSL_CONF", conf, 1);
+		execl(self_path, self_path, "--child", (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	unlink(conf);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -126,14 +159,22 @@ static int teardown(void **state)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	if (sodium_init() < 0)
 		return 1;
+	self_path = argv[0];
+	const struct CMUnitTest child[] = {
+		cmocka_unit_test(test_same_bytes_as_libsodium),
+		cmocka_unit_test(test_refusals),
+	};
+	if (argc == 2 && strcmp(argv[1], "--child") == 0)
+		return cmocka_run_group_tests_name("without libcrypto's cipher", child, NULL, teardown);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_bytes_as_libsodium),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_without_libcrypto_cipher),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
 }
