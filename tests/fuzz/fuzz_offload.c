@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "offload.h"
+#include "../unit/pktref.h"
 
 #define CHECK(c) \
 	do { \
@@ -46,46 +47,23 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const uint8_t *p) { return (uint32_t)be16(p) << 16 | be16(p + 2); }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
 
-static uint32_t sum(uint32_t acc, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		acc += (i & 1) ? p[i] : (uint32_t)p[i] << 8;
-	return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-	while (acc > 0xffff)
-		acc = (acc >> 16) + (acc & 0xffff);
-	return (uint16_t)acc;
-}
-
-static uint32_t pseudo(const uint8_t *ip, uint8_t proto, size_t n)
-{
-	bool v4 = ip[0] >> 4 == 4;
-	return sum(0, ip + (v4 ? 12 : 8), v4 ? 8 : 32) + proto + (uint32_t)n;
-}
 
 /* A segment: lengths and every checksum valid. */
 static void check_packet(const uint8_t *p, size_t n, size_t l3, uint8_t proto)
 {
 	CHECK(n >= l3 && l3 >= 20);
 	if (p[0] >> 4 == 4) {
-		CHECK(be16(p + 2) == n);
-		CHECK(fold(sum(0, p, (size_t)(p[0] & 15) * 4)) == 0xffff);
+		CHECK(get16(p + 2) == n);
+		CHECK(ref_fold(ref_add(0, p, (size_t)(p[0] & 15) * 4)) == 0xffff);
 	} else {
-		CHECK(p[0] >> 4 == 6 && be16(p + 4) == n - 40);
+		CHECK(p[0] >> 4 == 6 && get16(p + 4) == n - 40);
 	}
 	if (proto == 17) {
-		CHECK(be16(p + l3 + 4) == n - l3);
-		CHECK(be16(p + l3 + 6) != 0);
+		CHECK(get16(p + l3 + 4) == n - l3);
+		CHECK(get16(p + l3 + 6) != 0);
 	}
-	CHECK(fold(sum(pseudo(p, proto, n - l3), p + l3, n - l3)) == 0xffff);
+	CHECK(ref_fold(ref_add(ref_pseudo(p, proto, n - l3), p + l3, n - l3)) == 0xffff);
 }
 
 /* ---- sending side ---- */
@@ -96,7 +74,7 @@ static void send_side(const uint8_t *data, size_t size)
 		return;
 	struct offload_hdr h;
 	offload_hdr_decode(&h, data);
-	size_t cap = be16(data + 10), len = size - 12;
+	size_t cap = get16(data + 10), len = size - 12;
 	uint8_t *orig = malloc(len + 1), *pkt = malloc(len + 1), *whole = malloc(len + 1);
 	uint8_t *out = malloc(cap + 1), *big = malloc(OFFLOAD_MAX_PACKET + 1);
 	CHECK(orig && pkt && whole && out && big);
@@ -112,7 +90,7 @@ static void send_side(const uint8_t *data, size_t size)
 		CHECK(rw == 0 && memcmp(whole, pkt, len) == 0);
 		/* the field held the pseudo-header sum: with it, the range verifies */
 		if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-			CHECK(fold(sum(be16(orig + h.csum_start + h.csum_offset), pkt + h.csum_start,
+			CHECK(ref_fold(ref_add(get16(orig + h.csum_start + h.csum_offset), pkt + h.csum_start,
 				       len - h.csum_start)) == 0xffff);
 		else
 			CHECK(memcmp(pkt, orig, len) == 0);
@@ -180,7 +158,7 @@ static bool tcp_flow(const uint8_t *p, size_t len, size_t *l3)
 {
 	if (len >= 20 && p[0] >> 4 == 4) {
 		*l3 = (size_t)(p[0] & 15) * 4;
-		return *l3 >= 20 && *l3 <= len && p[9] == 6 && (be16(p + 6) & 0x1fff) == 0 &&
+		return *l3 >= 20 && *l3 <= len && p[9] == 6 && (get16(p + 6) & 0x1fff) == 0 &&
 		       len - *l3 >= 4;
 	}
 	*l3 = 40;
@@ -205,7 +183,7 @@ static bool equal(const struct pkt *q, const uint8_t *p, size_t n, int fixed_id)
 		return false;
 	if (fixed_id < 0)
 		return memcmp(q->b, p, n) == 0;
-	return n >= 20 && be16(q->b + 4) == fixed_id && (q->b[6] & 0x40) && memcmp(q->b, p, 4) == 0 &&
+	return n >= 20 && get16(q->b + 4) == fixed_id && (q->b[6] & 0x40) && memcmp(q->b, p, 4) == 0 &&
 	       memcmp(q->b + 6, p + 6, 4) == 0 && memcmp(q->b + 12, p + 12, n - 12) == 0;
 }
 
@@ -260,7 +238,7 @@ static int write_cb(void *arg, const struct iovec *iov, int iovcnt)
 				continue;
 			bool ok = claim(o, seg, (size_t)k, fixed_id, w, s);
 			if (!ok && s == 1 && b[0] >> 4 == 4) {
-				fixed_id = be16(b + 4);
+				fixed_id = get16(b + 4);
 				ok = claim(o, seg, (size_t)k, fixed_id, w, s);
 			}
 			CHECK(ok);
@@ -284,7 +262,7 @@ static void fixup(uint8_t *p, size_t len)
 			return;
 		put16(p + 2, (uint16_t)len);
 		put16(p + 10, 0);
-		put16(p + 10, (uint16_t)~fold(sum(0, p, l3)));
+		put16(p + 10, (uint16_t)~ref_fold(ref_add(0, p, l3)));
 		proto = p[9];
 	} else if (len >= 40 && p[0] >> 4 == 6) {
 		l3 = 40;
@@ -299,7 +277,7 @@ static void fixup(uint8_t *p, size_t len)
 	if (proto == 17 && len - l3 >= 8)
 		put16(p + l3 + 4, (uint16_t)(len - l3));
 	put16(p + l3 + coff, 0);
-	put16(p + l3 + coff, (uint16_t)~fold(sum(pseudo(p, proto, len - l3), p + l3, len - l3)));
+	put16(p + l3 + coff, (uint16_t)~ref_fold(ref_add(ref_pseudo(p, proto, len - l3), p + l3, len - l3)));
 }
 
 /* The next segment after prev: its headers, then body as payload. */
@@ -313,11 +291,11 @@ static size_t follow(const struct pkt *prev, const uint8_t *body, size_t n, uint
 		return 0;
 	memcpy(out, prev->b, l3 + thl);
 	memcpy(out + l3 + thl, body, n);
-	put32(out + l3 + 4, be32(prev->b + l3 + 4) + (uint32_t)(prev->len - l3 - thl));
+	put32(out + l3 + 4, get32(prev->b + l3 + 4) + (uint32_t)(prev->len - l3 - thl));
 	out[l3 + 13] = (uint8_t)((out[l3 + 13] & 0x76) | (ctl & 4 ? 0x08 : 0) | (ctl & 8 ? 0x01 : 0) |
 				 (ctl & 16 ? 0x80 : 0)); /* PSH, FIN, CWR */
 	if (out[0] >> 4 == 4 && !(ctl & 32))
-		put16(out + 4, (uint16_t)(be16(prev->b + 4) + 1));
+		put16(out + 4, (uint16_t)(get16(prev->b + 4) + 1));
 	return l3 + thl + n;
 }
 
@@ -330,7 +308,7 @@ static void recv_side(const uint8_t *data, size_t size)
 	size_t off = 1;
 	static uint8_t tmp[65535 + 64];
 	while (n < MAXPKT && size - off >= 3) {
-		size_t len = be16(data + off);
+		size_t len = get16(data + off);
 		uint8_t ctl = data[off + 2];
 		off += 3;
 		if (len > size - off)

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "offload.h"
+#include "pktref.h"
 
 #define P_TCP 6
 #define P_UDP 17
@@ -43,10 +44,6 @@
 
 /* ---- helpers: byte order, PRNG, reference checksum ---- */
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
 
 static uint64_t rng_s = 0x1234567;
 static uint64_t rnd(void) /* splitmix64 */
@@ -58,27 +55,6 @@ static uint64_t rnd(void) /* splitmix64 */
 }
 static size_t rnd_below(size_t n) { return (size_t)(rnd() % n); }
 
-/* Textbook RFC 1071: even bytes are high halves, odd bytes low halves. */
-static uint32_t ref_add(uint32_t acc, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		acc += (i % 2 == 0) ? (uint32_t)p[i] * 256 : p[i];
-	return acc;
-}
-
-static uint16_t ref_fold(uint32_t acc)
-{
-	while (acc > 0xffff)
-		acc = (acc >> 16) + (acc & 0xffff);
-	return (uint16_t)acc;
-}
-
-/* Pseudo-header sum of the packet at ip for an L4 length of n. */
-static uint32_t ref_pseudo(const uint8_t *ip, uint8_t proto, size_t n)
-{
-	bool v4 = ip[0] >> 4 == 4;
-	return ref_add(0, ip + (v4 ? 12 : 8), v4 ? 8 : 32) + proto + (uint32_t)n;
-}
 
 /* Independent check of a complete packet: IPv4 header checksum, lengths,
  * and the TCP/UDP checksum with the pseudo-header. */

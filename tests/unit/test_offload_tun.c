@@ -52,6 +52,7 @@
 
 #include "nl.h"
 #include "offload.h"
+#include "pktref.h"
 
 #define SKIP_EXIT 77
 #define IFNAME "tundo0"
@@ -82,27 +83,9 @@ struct fx {
 	uint16_t id;
 };
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) << 16 | get16(p + 2); }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
 
-/* Textbook RFC 1071, independent of offload.c. */
-static uint32_t ref_add(uint32_t acc, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		acc += (i % 2 == 0) ? (uint32_t)p[i] * 256 : p[i];
-	return acc;
-}
 
-static uint16_t ref_fold(uint32_t acc)
-{
-	while (acc > 0xffff)
-		acc = (acc >> 16) + (acc & 0xffff);
-	return (uint16_t)acc;
-}
-
-static uint32_t pseudo4(const uint8_t *ip, size_t l4len) { return ref_add(0, ip + 12, 8) + 6 + (uint32_t)l4len; }
+static uint32_t pseudo4(const uint8_t *ip, size_t l4len) { return ref_pseudo(ip, 6, l4len); }
 
 static bool ipv4_tcp_valid(const uint8_t *p, size_t n)
 {
