@@ -68,6 +68,7 @@ struct medlink {
 	size_t in_len;
 
 	unsigned attempts;             /* since the last success */
+	uint64_t failing_since_ms;     /* loop time of the first of those attempts */
 	uint64_t connect_started_ms;
 	uint64_t last_rx_ms;
 	uint64_t since_ms;             /* when the current state began */
@@ -553,7 +554,11 @@ static void timer_cb(uv_timer_t *h)
 
 static void schedule_retry(struct medlink *m)
 {
-	uint64_t delay = timers_backoff_ms(MEDLINK_BACKOFF_MIN_MS, MEDLINK_BACKOFF_MAX_MS, m->attempts);
+	uint64_t now = now_ms(m);
+	if (!m->attempts)
+		m->failing_since_ms = now;
+	uint64_t max = now - m->failing_since_ms < MEDLINK_QUICK_MS ? MEDLINK_QUICK_MAX_MS : MEDLINK_BACKOFF_MAX_MS;
+	uint64_t delay = timers_backoff_ms(MEDLINK_BACKOFF_MIN_MS, max, m->attempts);
 	m->attempts++;
 	set_state(m, WAIT);
 	uv_timer_start(&m->timer, timer_cb, delay, 0);

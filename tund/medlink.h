@@ -7,7 +7,11 @@
  * NONCE, then REGISTER with proof of its key, then a Binding request every
  * MEDLINK_KEEPALIVE_MS as keepalive; it reconnects with jittered
  * exponential backoff (MEDLINK_BACKOFF_MIN_MS doubling to _MAX_MS) and
- * starts again from the minimum once registered. A client opens the
+ * starts again from the minimum once registered. For the first
+ * MEDLINK_QUICK_MS of failures the delay stays at most
+ * MEDLINK_QUICK_MAX_MS: a mediator that went away is usually restarting,
+ * and servers should be registered again within about that long of its
+ * return. A client opens the
  * connection on demand, for the TCP copies of its connect requests, and
  * lets it go once nothing has wanted it for MEDLINK_IDLE_MS.
  *
@@ -27,6 +31,8 @@
 
 #define MEDLINK_BACKOFF_MIN_MS   500
 #define MEDLINK_BACKOFF_MAX_MS 60000
+#define MEDLINK_QUICK_MS       60000   /* failing this long: back off to _MAX_MS */
+#define MEDLINK_QUICK_MAX_MS    1000   /* until then, reconnects at most this far apart */
 #define MEDLINK_KEEPALIVE_MS   15000   /* Binding request on the TCP connection */
 #define MEDLINK_DEAD_MS        40000   /* nothing received for this long: reconnect */
 #define MEDLINK_IDLE_MS         8000   /* a client's connection nobody wants: closed

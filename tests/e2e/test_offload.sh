@@ -24,6 +24,10 @@
 #     kernel refuses UDP_SEGMENT sends larger than the route MTU (EMSGSIZE)
 #     but fragments single datagrams; tund counts one fallback, logs it, and
 #     64 MiB still arrive exact each way
+#   5 TUN offloads refused: the server's tund runs as if TUNSETOFFLOAD had
+#     failed (TUND_TEST_NO_TUN_OFFLOAD=1, a TUND_TEST_HOOKS build, as CI's):
+#     it says so in status, reads single packets, writes unmerged, and
+#     64 MiB still arrive exact each way against an offloading client
 #
 # Needs root; without it prints SKIP and exits 77. Binaries from
 # $TUND_BIN_DIR (default <repo>/build). LAB_KEEP=1 leaves the lab up.
@@ -89,15 +93,17 @@ write_confs() {
 	EOF
 }
 
-# start_pair A_OFFLOAD B_OFFLOAD: (re)starts both daemons; waits for a ping.
+# start_pair A_OFFLOAD B_OFFLOAD [VAR=VALUE...]: (re)starts both daemons,
+# the server with the environment given; waits for a ping.
 start_pair() {
-	local n
+	local n a_off=$1 b_off=$2
+	shift 2
 	for n in a b; do
 		[ -z "${LAB_TUND_PID[$n]:-}" ] || lab_tund_kill "$n"
 		LAB_TUND_PID[$n]=
 	done
-	write_confs "$1" "$2"
-	lab_tund_start b b && lab_tund_start a a &&
+	write_confs "$a_off" "$b_off"
+	lab_tund_start b b "$@" && lab_tund_start a a &&
 		lab_wait_for 10 "a ping through the tunnel" lab_exec a ping -c 1 -W 1 100.100.0.10
 }
 
@@ -214,11 +220,26 @@ check_gso_refused() {
 	return $rc
 }
 
+check_tun_refused() {
+	local dp rc=0
+	start_pair auto auto TUND_TEST_NO_TUN_OFFLOAD=1 || return 1
+	dp=$(lab_tund_get b "d['datapath']") || return 1
+	note "server: $dp"
+	[[ $dp == "tun offloads: refused by the kernel;"* ]] ||
+		{ note "the server's TUN offloads were not refused: is this a TUND_TEST_HOOKS build?"; return 1; }
+	both_ways || rc=1
+	note "server: tun_gro_writes $(counter b tun_gro_writes), tun_gro_merged $(counter b tun_gro_merged)," \
+		"tun_bad_offload $(counter b tun_bad_offload); client tun_gro_merged $(counter a tun_gro_merged)"
+	[ "$(counter b tun_gro_merged)" -eq 0 ] && [ "$(counter b tun_bad_offload)" -eq 0 ] &&
+		[ "$(counter a tun_gro_merged)" -gt 0 ] && [ $rc -eq 0 ]
+}
+
 start_pair auto auto || lab_die "the tunnel did not come up"
 run_check "1 TUN offloads, UDP GSO and GRO in force on both ends" check_datapath
 run_check "2 $BIG_MIB MiB with offloads, SHA-256 equal, GSO and GRO used" check_big
 run_check "3 offload = off against auto, both ways, byte-exact" check_mixed
 run_check "4 UDP GSO refused (underlay MTU below the frames): one fallback, nothing lost" check_gso_refused
+run_check "5 TUN offloads refused at the server: single packets, nothing lost" check_tun_refused
 
 if [ "$N_FAIL" -gt 0 ]; then
 	LAB_KEEP_DIR=1
