@@ -46,6 +46,12 @@ int cmd_revoke(const struct ctl_ctx *ctx, int argc, char **argv);
  * returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* main.c: for commands that take exactly one PEER: checks argv (usage
+ * errors are printed, CTL_EXIT_USAGE), then sends "CMD PEER" to tund.
+ * On CTL_EXIT_OK, *buf (free it) holds the reply, *body and *len its body. */
+int ctl_peer_request(const struct ctl_ctx *ctx, int argc, char **argv, char **buf, const char **body,
+		     size_t *len);
+
 /* main.c: reads one base64 key from stdin (at most 4 KiB; surrounding
  * white space allowed). 0, -EINVAL for content, -errno for I/O. */
 int ctl_read_key_stdin(uint8_t key[KEY_LEN]);

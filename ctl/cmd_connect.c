@@ -15,17 +15,10 @@
 
 int cmd_connect(const struct ctl_ctx *ctx, int argc, char **argv)
 {
-	if (argc < 2)
-		return ctl_usage_error("connect", "which peer?");
-	if (argc > 2)
-		return ctl_usage_error("connect", "too many arguments");
-	if (argv[1][0] == '-')
-		return ctl_usage_error("connect", "unknown option \"%s\"", argv[1]);
-	char *request[] = { "connect", argv[1] };
 	char *buf = NULL;
 	const char *body = NULL;
 	size_t len = 0;
-	int rc = ctl_client_call(ctx->socket_path, 2, request, &buf, &body, &len);
+	int rc = ctl_peer_request(ctx, argc, argv, &buf, &body, &len);
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	struct status_conn sc;

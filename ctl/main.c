@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "cmd.h"
+#include "ctl_client.h"
 
 #ifndef TUNCTL_VERSION
 #define TUNCTL_VERSION "0.1.0"
@@ -117,6 +118,20 @@ int ctl_usage_error(const char *cmd, const char *fmt, ...)
 	if (c)
 		print_cmd_usage(stderr, c);
 	return CTL_EXIT_USAGE;
+}
+
+int ctl_peer_request(const struct ctl_ctx *ctx, int argc, char **argv, char **buf, const char **body,
+		     size_t *len)
+{
+	if (argc < 2)
+		return ctl_usage_error(argv[0], "which peer?");
+	if (argc > 2)
+		return ctl_usage_error(argv[0], "too many arguments");
+	if (argv[1][0] == '-')
+		return ctl_usage_error(argv[0], "unknown option \"%s\"", argv[1]);
+	char *request[] = { argv[0], argv[1] };
+	*buf = NULL;
+	return ctl_client_call(ctx->socket_path, 2, request, buf, body, len);
 }
 
 int ctl_read_key_stdin(uint8_t key[KEY_LEN])
