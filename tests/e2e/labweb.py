@@ -11,8 +11,9 @@ the raw clients that measure what a proxy does to its traffic
                                    seconds, then "end T\\n" (a long poll)
            POST /post              reads Content-Length bytes as they come;
                                    a body made of lines "piece I T\\n" gets
-                                   "got BYTES lag MAX_S\\n" back, MAX_S the
-                                   largest (arrival - T) over the pieces
+                                   "got BYTES lag MAX_S lags L0,L1,...\\n"
+                                   back: Li = arrival - T of piece i, MAX_S
+                                   the largest of them
            GET  /upgrade           offered "Upgrade: tund-relay/1" with
                                    "Connection: upgrade": 101, then echoes
                                    bytes until EOF (10 s idle limit); not
@@ -137,7 +138,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         self.note()
         left = int(self.headers.get("Content-Length", "0"))
-        total, lag, buf = 0, 0.0, b""
+        total, lags, buf = 0, [], b""
         self.connection.settimeout(30)
         while left > 0:
             data = self.rfile.read1(min(left, 65536))
@@ -151,8 +152,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for line in lines:
                 w = line.split()
                 if len(w) == 3 and w[0] == b"piece":
-                    lag = max(lag, now - float(w[2]))
-        self.fixed(200, "got %d lag %.3f\n" % (total, lag))
+                    lags.append(now - float(w[2]))
+        self.fixed(200, "got %d lag %.3f lags %s\n" % (
+            total, max(lags, default=0.0), ",".join("%.3f" % x for x in lags)))
 
 
 def serve(args):

@@ -469,28 +469,39 @@ check_proxy_upgrade() {
 	return "$ok"
 }
 
-# stream_times SITE: "FIRST_ARRIVAL LAST_SENT MAX_LAG COUNT" for a chunked
-# response of 6 pieces 300 ms apart through SITE's proxy (times in s).
+# stream_times SITE: "FIRST_ARRIVAL LAST_SENT LAGS" for a chunked response
+# of 6 pieces 300 ms apart through SITE's proxy (times in s; LAGS is the
+# arrival - sending time of each piece, comma-separated).
 stream_times() {
 	local line
 	via "$1" -N "$WEB2/stream?n=6&ms=300" | while IFS= read -r line; do
 		echo "$EPOCHREALTIME $line"
 	done | awk '$2 == "chunk" { n++; if (n == 1) first = $1; last = $4
-		if ($1 - $4 > lag) lag = $1 - $4 }
-		END { printf "%.6f %.6f %.3f %d\n", first, last, lag, n }'
+		lags = lags (n > 1 ? "," : "") sprintf("%.3f", $1 - $4) }
+		END { printf "%.6f %.6f %s\n", first, last, lags }'
+}
+
+# streamed LAGS: true when 6 pieces sent 300 ms apart were passed on as
+# they came. A proxy that buffers the whole message delays the first piece
+# by 1.5 s and the median by 0.75 s or more; one piece held up by a stall
+# of this shared machine is allowed, so at most one piece may lag 0.25 s
+# or more, and none 1 s.
+streamed() {
+	awk -v lags="$1" 'BEGIN { n = split(lags, l, ","); slow = 0; worst = 0
+		for (i = 1; i <= n; i++) { if (l[i] >= 0.25) slow++; if (l[i] > worst) worst = l[i] }
+		exit !(n == 6 && slow <= 1 && worst < 1.0) }'
 }
 
 check_proxy_streaming() {
-	local ok=0 site first last lag n post
+	local ok=0 site first last lags post
 	for site in "${PROXY_SITES[@]}"; do
-		read -r first last lag n <<<"$(stream_times "$site")"
-		note "$site: 6 chunks 300 ms apart: got $n, first arrived $(awk -v a="$first" -v b="$last" \
-			'BEGIN { printf "%.0f", (b - a) * 1000 }') ms before the last was sent, largest lag $lag s"
-		awk -v a="$first" -v b="$last" -v l="$lag" -v n="$n" 'BEGIN { exit !(n == 6 && a < b && l < 0.25) }' || ok=1
+		read -r first last lags <<<"$(stream_times "$site")"
+		note "$site: 6 chunks 300 ms apart: first arrived $(awk -v a="$first" -v b="$last" \
+			'BEGIN { printf "%.0f", (b - a) * 1000 }') ms before the last was sent; lags (arrival - sending, s): $lags"
+		{ streamed "$lags" && awk -v a="$first" -v b="$last" 'BEGIN { exit !(a < b) }'; } || ok=1
 		post=$(labweb "$site" post --pieces 6 --gap-ms 300 "$WEB2/post" 2>&1)
-		note "$site: POST with Content-Length, body in 6 pieces 300 ms apart: server says '$post' (lag: largest arrival - sending, s)"
-		[[ $post =~ ^200\ got\ 186\ lag\ ([0-9.]+)$ ]] &&
-			awk -v l="${BASH_REMATCH[1]}" 'BEGIN { exit !(l < 0.25) }' || ok=1
+		note "$site: POST with Content-Length, body in 6 pieces 300 ms apart: server says '$post'"
+		[[ $post =~ ^200\ got\ 186\ lag\ [0-9.]+\ lags\ ([0-9.,]+)$ ]] && streamed "${BASH_REMATCH[1]}" || ok=1
 	done
 	return "$ok"
 }
