@@ -23,7 +23,7 @@
 #   1  UDP blocked at c when it starts: connected through the relay, ping works
 #   2  upgrade: UDP unblocked, the path is direct within 5 s
 #   3  downgrade: UDP blocked again, traffic flows on the relay within 5 s
-#   4  200 MB download (SHA-256) and a long TCP session while UDP flips every
+#   4  200 MB download (SHA-256) and a 24 s TCP session while UDP flips every
 #      3 s: no reset, byte-exact, the path switched many times
 #   5  a capture at the relay holds none of a relayed file's bytes (a capture
 #      on the server's TUN, the positive control, does)
@@ -176,9 +176,14 @@ lab_stop "$BUSY_PID"
 check_flips() {
 	local curl_pid sess_pid flips=0 sw0 sw1 rc=0
 	sw0=$(lab_tund_get c "peer('s')['switches']")
-	lab_bg c "$LAB_DIR/curl-big.log" curl -sS --max-time 170 -o "$LAB_DIR/got-big" "http://$S_IP:8080/big"
+	# 160 Mbit/s at s's TUN, so the 200 MB take at least 10 s and cross several
+	# flips (unthrottled they are through in about two, before the first).
+	lab_exec s tc qdisc replace dev tund0 root tbf rate 160mbit burst 256kb latency 50ms ||
+		{ note "cannot add a tbf qdisc to s's tund0"; return 1; }
+	lab_bg c "$LAB_DIR/curl-big.log" curl -sS --max-time 170 \
+		-w '%{size_download} bytes in %{time_total} s' -o "$LAB_DIR/got-big" "http://$S_IP:8080/big"
 	curl_pid=$LAB_LAST_PID
-	lab_bg c "$LAB_DIR/session.log" "$LAB_PY" "$HERE/tcpsession.py" run "$S_IP" 9000 45
+	lab_bg c "$LAB_DIR/session.log" "$LAB_PY" "$HERE/tcpsession.py" run "$S_IP" 9000 24
 	sess_pid=$LAB_LAST_PID
 	for ((k = 0; k < 60; k++)); do
 		lab_alive "$curl_pid" || lab_alive "$sess_pid" || break
@@ -187,13 +192,17 @@ check_flips() {
 		flips=$((flips + 1))
 	done
 	nat_unblock_udp c
+	lab_exec s tc qdisc del dev tund0 root || true
 	wait "$curl_pid" || { note "curl failed: $(cat "$LAB_DIR/curl-big.log")"; rc=1; }
 	wait "$sess_pid" || rc=1
 	sw1=$(lab_tund_get c "peer('s')['switches']")
-	note "UDP flipped $flips times; path switches: $((sw1 - sw0)); session: $(cat "$LAB_DIR/session.log")"
+	note "UDP flipped $flips times; path switches: $((sw1 - sw0)); download: $(cat "$LAB_DIR/curl-big.log")"
+	note "session: $(cat "$LAB_DIR/session.log")"
 	[ "$(sha "$LAB_DIR/got-big")" = "$(sha "$LAB_DIR/www/big")" ] || { note "200 MB: SHA-256 differs"; rc=1; }
 	grep -q '^ok' "$LAB_DIR/session.log" || rc=1
 	[ $((sw1 - sw0)) -ge 4 ] || { note "too few switches"; rc=1; }
+	awk '$2 == "bytes" && $3 == "in" && $4 >= 9 { ok = 1 } END { exit !ok }' "$LAB_DIR/curl-big.log" ||
+		{ note "the download took under 9 s: it did not span three flips"; rc=1; }
 	rm -f "$LAB_DIR/got-big"
 	return $rc
 }
