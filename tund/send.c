@@ -100,11 +100,14 @@ static int seal_and_send(struct daemon *d, struct peer *p, uint8_t *slot, size_t
 
 static void send_in_slot(struct daemon *d, struct peer *p, uint8_t *slot, size_t len, uint64_t now)
 {
+	/* An attempt counts as a send for the keepalive timers: were a failed
+	 * one (network down) left out, the keepalive would stay due and be
+	 * retried every millisecond. */
+	p->last_tx_ms = now;
 	if (seal_and_send(d, p, slot, len) < 0) {
 		d->cnt.udp_send_errors++;
 		return;
 	}
-	p->last_tx_ms = now;
 	timers_any_sent(p);
 	if (len) {
 		p->tx_bytes += len;

@@ -75,6 +75,22 @@ static uint64_t retransmit_delay(const struct peer *p)
 	return t;
 }
 
+/* Loop times have millisecond resolution and a tunnel round trip is often
+ * shorter, so a reply can carry the very time of the send it answers:
+ * "received at or after the last send" counts, or a request/response
+ * exchange that ends in the same millisecond would never be confirmed and
+ * the other side would handshake again NEW_HANDSHAKE later. The cost of
+ * the doubt (a send that followed a receipt in the same millisecond) is
+ * one empty DATA packet. */
+uint64_t timers_keepalive_due(const struct peer *p)
+{
+	/* Without a path the keepalive could not go out and would stay due:
+	 * the timer would fire every millisecond until a path is found. */
+	if (!p->cur || !p->has_endpoint || !p->last_data_rx_ms || p->last_data_rx_ms < p->last_tx_ms)
+		return 0;
+	return p->last_data_rx_ms + TIMERS_KEEPALIVE_MS;
+}
+
 static void timer_cb(uv_timer_t *h);
 
 static void arm(struct peer *p, uint64_t due)
@@ -94,8 +110,8 @@ static uint64_t next_due(const struct peer *p)
 #define CONSIDER(t) do { uint64_t t_ = (t); if (!due || t_ < due) due = t_; } while (0)
 	if (p->hs_active)
 		CONSIDER(p->hs_sent_ms + retransmit_delay(p));
-	if (p->cur && p->last_data_rx_ms > p->last_tx_ms)
-		CONSIDER(p->last_data_rx_ms + TIMERS_KEEPALIVE_MS);
+	if (timers_keepalive_due(p))
+		CONSIDER(timers_keepalive_due(p));
 	if (p->cur && peer_can_initiate(p) && !p->hs_active && p->unanswered_since_ms)
 		CONSIDER(p->unanswered_since_ms + TIMERS_NEW_HANDSHAKE_MS);
 	/* while a handshake runs, its own retransmissions keep the mapping open */
@@ -170,13 +186,14 @@ static void timer_cb(uv_timer_t *h)
 		else
 			send_handshake_init(d, p);
 	}
-	if (p->cur && p->last_data_rx_ms > p->last_tx_ms && now >= p->last_data_rx_ms + TIMERS_KEEPALIVE_MS)
+	uint64_t keepalive = timers_keepalive_due(p);
+	if (keepalive && now >= keepalive)
 		send_keepalive(d, p);
 	if (peer_keepalive_interval(p) && peer_can_initiate(p) && !p->hs_active &&
 	    now >= p->last_tx_ms + peer_keepalive_interval(p) * 1000ULL) {
 		/* The NAT mapping must stay open even when the session has aged
-		 * out: then the keepalive is a new handshake. */
-		if (timers_session_alive(d, p->cur, now))
+		 * out (or has no path): then the keepalive is a new handshake. */
+		if (timers_session_alive(d, p->cur, now) && p->has_endpoint)
 			send_keepalive(d, p);
 		else
 			send_handshake_init(d, p);

@@ -71,6 +71,10 @@ bool timers_session_wants_rekey(const struct daemon *d, const struct session *s,
  * not retry in step (the mediator link and the mediator lookups use it). */
 uint64_t timers_backoff_ms(uint64_t min_ms, uint64_t max_ms, unsigned failures);
 
+/* When this peer is owed an empty DATA packet (data received, nothing
+ * sent at or since that millisecond): 0 when it is not. */
+uint64_t timers_keepalive_due(const struct peer *p);
+
 /* Events from send.c and receive.c. */
 void timers_handshake_sent(struct peer *p);
 void timers_handshake_done(struct peer *p);

@@ -1,7 +1,7 @@
 /*
  * test_peer.c - the peer table: lookups by key, address and session index;
  * stable, collision-free client addresses from the pool; the session
- * slots across a rekey; the bounded wait queue.
+ * slots across a rekey; the bounded wait queue; when a keepalive is owed.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +16,7 @@
 
 #include "daemon.h"
 #include "peer.h"
+#include "timers.h"
 
 static struct daemon d;
 static uv_loop_t loop;
@@ -136,6 +137,34 @@ static void queue(void **state)
 	assert_true(peer_queue_push(p, pkt, 5));
 }
 
+/* The keepalive owed to a peer that sent us data (timers.c). Loop times
+ * are milliseconds and a LAN round trip is shorter: a reply received in
+ * the millisecond of the request must still be confirmed, or the peer
+ * handshakes again 8 s after every request/response exchange. */
+static void keepalive_due(void **state)
+{
+	struct peer *p = peers_at(d.peers, 0);
+	struct session s;
+	memset(&s, 0, sizeof(s));
+	p->last_data_rx_ms = 1000;
+	p->last_tx_ms = 1000;
+	p->has_endpoint = true;
+	assert_int_equal(timers_keepalive_due(p), 0); /* no session */
+	p->cur = &s;
+	assert_int_equal(timers_keepalive_due(p), 1000 + TIMERS_KEEPALIVE_MS); /* same millisecond */
+	p->last_tx_ms = 999;
+	assert_int_equal(timers_keepalive_due(p), 1000 + TIMERS_KEEPALIVE_MS);
+	p->last_tx_ms = 1001; /* sent after: nothing owed */
+	assert_int_equal(timers_keepalive_due(p), 0);
+	p->last_tx_ms = 999;
+	p->has_endpoint = false; /* no path: it could not go out */
+	assert_int_equal(timers_keepalive_due(p), 0);
+	p->has_endpoint = true;
+	p->last_data_rx_ms = 0; /* never received data */
+	assert_int_equal(timers_keepalive_due(p), 0);
+	p->cur = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +172,7 @@ int main(void)
 		cmocka_unit_test(indices),
 		cmocka_unit_test(pool_addresses),
 		cmocka_unit_test(queue),
+		cmocka_unit_test(keepalive_due),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
