@@ -166,13 +166,16 @@ int udp_recv_batch(struct udp *u)
 }
 
 /* A truncated message yields nothing: its last datagram is incomplete and
- * the kernel does not say where the cut fell among GRO segments. */
+ * the kernel does not say where the cut fell among GRO segments. Nor does
+ * one whose control data was cut (MSG_CTRUNC): its UDP_GRO segment size
+ * may be the part lost, and read as one datagram it would fail the AEAD
+ * anyway. */
 uint8_t *udp_rx_next(struct udp *u, int i, size_t *off, size_t *len)
 {
 	const struct mmsghdr *m = &u->rx_msgs[i];
 	size_t total = m->msg_len;
 
-	if (m->msg_hdr.msg_flags & MSG_TRUNC || *off >= total)
+	if (m->msg_hdr.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || *off >= total)
 		return NULL;
 	size_t left = total - *off;
 	*len = u->rx_seg[i] && u->rx_seg[i] < left ? u->rx_seg[i] : left;
