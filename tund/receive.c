@@ -452,7 +452,7 @@ void receive_udp_readable(struct daemon *d)
 		for (int i = 0; i < n; i++) {
 			struct mmsghdr *m = &d->udp.rx_msgs[i];
 			struct pathref from = { .kind = PATH_DIRECT };
-			if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+			if (m->msg_hdr.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 				d->cnt.rx_malformed++;
 				continue;
 			}

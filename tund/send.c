@@ -46,11 +46,16 @@ void send_handshake_init(struct daemon *d, struct peer *p)
 		p->hs_started_ms = now;
 		p->hs_tries = 0;
 	}
+	/* A failure below still counts as an attempt (last_tx_ms), so the
+	 * persistent keepalive that called us is not due again at once. */
 	p->hs_index = peers_index_alloc(d->peers, p, NULL);
-	if (!p->hs_index)
+	if (!p->hs_index) {
+		p->last_tx_ms = now;
 		return;
+	}
 	if (handshake_init_create(&p->hs, &d->self, p->cfg.key, p->psk, p->hs_index, msg)) {
 		peers_index_free(d->peers, p->hs_index);
+		p->last_tx_ms = now;
 		return;
 	}
 	p->hs_active = true;
@@ -101,8 +106,8 @@ static int seal_and_send(struct daemon *d, struct peer *p, uint8_t *slot, size_t
 static void send_in_slot(struct daemon *d, struct peer *p, uint8_t *slot, size_t len, uint64_t now)
 {
 	/* An attempt counts as a send for the keepalive timers: were a failed
-	 * one (network down) left out, the keepalive would stay due and be
-	 * retried every millisecond. */
+	 * one (a stream path closing or full, a session out of counters) left
+	 * out, the keepalive would stay due and be retried every millisecond. */
 	p->last_tx_ms = now;
 	if (seal_and_send(d, p, slot, len) < 0) {
 		d->cnt.udp_send_errors++;

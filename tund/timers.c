@@ -154,6 +154,13 @@ static void handshake_due(struct peer *p, uint64_t now)
 		p->punching = false;
 		return;
 	}
+	if (!peer_can_initiate(p)) {
+		/* Its last way to the peer went away mid-handshake: a retry could
+		 * not go out, and the deadline would stay in the past. */
+		log_info("peer %s: handshake stopped: no address or path left to try", p->cfg.name);
+		peer_end_handshake(p);
+		return;
+	}
 	if (now - p->hs_started_ms >= TIMERS_REKEY_ATTEMPT_MS / d->time_scale) {
 		log_info("peer %s: no handshake response after %u tries, giving up until there is traffic",
 			 p->cfg.name, p->hs_tries);
@@ -206,7 +213,8 @@ static void timer_cb(uv_timer_t *h)
 
 void timers_path_changed(struct peer *p)
 {
-	uint64_t due = path_next_due(p);
+	/* A new path can make an overdue keepalive sendable: all deadlines. */
+	uint64_t due = next_due(p);
 	if (due)
 		arm(p, due);
 }

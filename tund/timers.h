@@ -72,7 +72,7 @@ bool timers_session_wants_rekey(const struct daemon *d, const struct session *s,
 uint64_t timers_backoff_ms(uint64_t min_ms, uint64_t max_ms, unsigned failures);
 
 /* When this peer is owed an empty DATA packet (data received, nothing
- * sent at or since that millisecond): 0 when it is not. */
+ * sent after that millisecond): 0 when it is not. */
 uint64_t timers_keepalive_due(const struct peer *p);
 
 /* Events from send.c and receive.c. */

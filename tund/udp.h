@@ -88,7 +88,8 @@ static inline uint8_t *udp_rx_data(struct udp *u, int i) { return u->rx_buf + (s
 /* Walks the datagrams of message i: start with *off = 0; each call sets
  * *len and returns the datagram's start, then advances *off; NULL when
  * the message is used up, and at once for a message the kernel cut
- * (MSG_TRUNC), whose last datagram is incomplete. */
+ * (MSG_TRUNC: its last datagram is incomplete) or whose control data it
+ * cut (MSG_CTRUNC: the UDP_GRO segment size may be what was lost). */
 uint8_t *udp_rx_next(struct udp *u, int i, size_t *off, size_t *len);
 
 /* The next free transmit slot (flushing first if the batch is full). */

@@ -2,8 +2,8 @@
  * pktref.h - a reference for packet tests, written without looking at
  * shared/offload.c so it can judge it: big-endian field access and the
  * textbook RFC 1071 one's-complement sum (even bytes are high halves, odd
- * bytes low halves), one byte at a time. Used by test_offload,
- * test_offload_tun and fuzz_offload.
+ * bytes low halves), one byte at a time. Used by the offload unit tests
+ * (offload_lab.h, test_offload_tun) and fuzz_offload.
  */
 #ifndef TUND_TEST_PKTREF_H
 #define TUND_TEST_PKTREF_H

@@ -140,17 +140,20 @@ static void queue(void **state)
 /* The keepalive owed to a peer that sent us data (timers.c). Loop times
  * are milliseconds and a LAN round trip is shorter: a reply received in
  * the millisecond of the request must still be confirmed, or the peer
- * handshakes again 8 s after every request/response exchange. */
+ * handshakes again 8 s after every request/response exchange. The peer is
+ * this test's own; its session is a static one that ka_teardown takes
+ * back even when an assertion fails, before peers_free would free it. */
+static struct session ka_session;
+static struct peer *ka_peer;
+
 static void keepalive_due(void **state)
 {
-	struct peer *p = peers_at(d.peers, 0);
-	struct session s;
-	memset(&s, 0, sizeof(s));
+	struct peer *p = ka_peer = add(9, 0x64640009);
 	p->last_data_rx_ms = 1000;
 	p->last_tx_ms = 1000;
 	p->has_endpoint = true;
 	assert_int_equal(timers_keepalive_due(p), 0); /* no session */
-	p->cur = &s;
+	p->cur = &ka_session;
 	assert_int_equal(timers_keepalive_due(p), 1000 + TIMERS_KEEPALIVE_MS); /* same millisecond */
 	p->last_tx_ms = 999;
 	assert_int_equal(timers_keepalive_due(p), 1000 + TIMERS_KEEPALIVE_MS);
@@ -162,7 +165,13 @@ static void keepalive_due(void **state)
 	p->has_endpoint = true;
 	p->last_data_rx_ms = 0; /* never received data */
 	assert_int_equal(timers_keepalive_due(p), 0);
-	p->cur = NULL;
+}
+
+static int ka_teardown(void **state)
+{
+	if (ka_peer && ka_peer->cur == &ka_session)
+		ka_peer->cur = NULL;
+	return 0;
 }
 
 int main(void)
@@ -172,7 +181,7 @@ int main(void)
 		cmocka_unit_test(indices),
 		cmocka_unit_test(pool_addresses),
 		cmocka_unit_test(queue),
-		cmocka_unit_test(keepalive_due),
+		cmocka_unit_test_teardown(keepalive_due, ka_teardown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
