@@ -20,6 +20,8 @@
 #include <ini.h>
 #include <sodium.h>
 
+#define CFGTEST_FILE "t.conf"
+#include "cfgtest.h"
 #include "config.h"
 
 /* Syntactically valid public keys; none is anybody's real key. */
@@ -122,26 +124,6 @@ static void check_full(const struct cfg *c)
 	assert_int_equal(p[3].role, CFG_ROLE_CLIENT);
 	assert_int_equal(p[3].address, 0);
 	assert_false(p[3].has_psk);
-}
-
-static int parse(struct cfg *c, const char *text, char err[CFG_ERR_MAX])
-{
-	return cfg_parse_string(c, "t.conf", text, err, CFG_ERR_MAX);
-}
-
-/* Parses text, expects -EINVAL with exactly this message and a freed struct. */
-static void expect_error(const char *text, const char *want)
-{
-	struct cfg c;
-	char err[CFG_ERR_MAX];
-	int rc = parse(&c, text, err);
-
-	if (rc != -EINVAL || strcmp(err, want) != 0)
-		print_error("input:\n%s\nwant: %s\ngot:  %d %s\n", text, want, rc, err);
-	assert_int_equal(rc, -EINVAL);
-	assert_string_equal(err, want);
-	assert_null(c.peers);
-	assert_int_equal(c.n_peers, 0);
 }
 
 static void test_full(void **state)

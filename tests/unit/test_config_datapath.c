@@ -13,34 +13,11 @@
 
 #include <cmocka.h>
 
+#define CFGTEST_FILE "d.conf"
+#include "cfgtest.h"
 #include "config.h"
 
 #define T "[tund]\naddress = 100.100.0.1/16\n" /* lines 1-2 */
-
-static int parse(struct cfg *c, const char *text, char err[CFG_ERR_MAX])
-{
-	return cfg_parse_string(c, "d.conf", text, err, CFG_ERR_MAX);
-}
-
-static void expect_error(const char *text, const char *want)
-{
-	struct cfg c;
-	char err[CFG_ERR_MAX];
-	int rc = parse(&c, text, err);
-	if (rc != -EINVAL || strcmp(err, want) != 0)
-		print_error("input:\n%s\nwant: %s\ngot:  %d %s\n", text, want, rc, err);
-	assert_int_equal(rc, -EINVAL);
-	assert_string_equal(err, want);
-}
-
-static void parse_ok(struct cfg *c, const char *text)
-{
-	char err[CFG_ERR_MAX];
-	int rc = parse(c, text, err);
-	if (rc != 0)
-		print_error("input:\n%s\ngot:  %d %s\n", text, rc, err);
-	assert_int_equal(rc, 0);
-}
 
 static void test_values(void **state)
 {

@@ -14,38 +14,14 @@
 
 #include <cmocka.h>
 
+#define CFGTEST_FILE "l.conf"
+#include "cfgtest.h"
 #include "config.h"
 #include "keys.h"
 
 #define UUID "7ff00398-651e-8808-bf75-b48804cd7522"
 #define T "[tund]\naddress = 100.100.0.1/16\n"                     /* lines 1-2 */
 #define PEER "[peer \"hq\"]\nsystem = " UUID "\naddress = 100.100.0.10\n"
-
-static int parse(struct cfg *c, const char *text, char err[CFG_ERR_MAX])
-{
-	return cfg_parse_string(c, "l.conf", text, err, CFG_ERR_MAX);
-}
-
-static void expect_error(const char *text, const char *want)
-{
-	struct cfg c;
-	char err[CFG_ERR_MAX];
-	int rc = parse(&c, text, err);
-	if (rc != -EINVAL || strcmp(err, want) != 0)
-		print_error("input:\n%s\nwant: %s\ngot:  %d %s\n", text, want, rc, err);
-	assert_int_equal(rc, -EINVAL);
-	assert_string_equal(err, want);
-	assert_null(c.peers);
-}
-
-static void parse_ok(struct cfg *c, const char *text)
-{
-	char err[CFG_ERR_MAX];
-	int rc = parse(c, text, err);
-	if (rc != 0)
-		print_error("input:\n%s\ngot:  %d %s\n", text, rc, err);
-	assert_int_equal(rc, 0);
-}
 
 static void test_values(void **state)
 {

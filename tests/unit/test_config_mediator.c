@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#define CFGTEST_FILE "m.conf"
+#include "cfgtest.h"
 #include "config.h"
 #include "keys.h"
 
@@ -22,23 +24,6 @@
 #define UUID "7ff00398-651e-8808-bf75-b48804cd7522"
 #define T "[tund]\naddress = 100.100.0.1/16\n"                     /* lines 1-2 */
 #define TM T "mediator = 198.51.100.5\nmediator_key = " KM "\n"   /* lines 1-4 */
-
-static int parse(struct cfg *c, const char *text, char err[CFG_ERR_MAX])
-{
-	return cfg_parse_string(c, "m.conf", text, err, CFG_ERR_MAX);
-}
-
-static void expect_error(const char *text, const char *want)
-{
-	struct cfg c;
-	char err[CFG_ERR_MAX];
-	int rc = parse(&c, text, err);
-	if (rc != -EINVAL || strcmp(err, want) != 0)
-		print_error("input:\n%s\nwant: %s\ngot:  %d %s\n", text, want, rc, err);
-	assert_int_equal(rc, -EINVAL);
-	assert_string_equal(err, want);
-	assert_null(c.peers);
-}
 
 static void test_mediated_peer(void **state)
 {

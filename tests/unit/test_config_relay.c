@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#define CFGTEST_FILE "m.conf"
+#include "cfgtest.h"
 #include "config.h"
 #include "keys.h"
 
@@ -26,34 +28,7 @@
 #define TR(relay) T "relay = " relay "\nrelay_key = " KR "\n"      /* lines 1-4 */
 #define P "m.conf:3: [tund] "                                      /* the key at line 3 */
 
-static int parse(struct cfg *c, const char *text, char err[CFG_ERR_MAX])
-{
-	return cfg_parse_string(c, "m.conf", text, err, CFG_ERR_MAX);
-}
-
-static void expect_error(const char *text, const char *want)
-{
-	struct cfg c;
-	char err[CFG_ERR_MAX];
-	int rc = parse(&c, text, err);
-	if (rc != -EINVAL || strcmp(err, want) != 0)
-		print_error("input:\n%s\nwant: %s\ngot:  %d %s\n", text, want, rc, err);
-	assert_int_equal(rc, -EINVAL);
-	assert_string_equal(err, want);
-	assert_null(c.peers);
-}
-
 /* Parses text, which must be valid; the caller frees c. */
-static void parse_ok(struct cfg *c, const char *text)
-{
-	char err[CFG_ERR_MAX];
-	int rc = parse(c, text, err);
-	if (rc != 0)
-		print_error("input:\n%s\ngot:  %d %s\n", text, rc, err);
-	assert_int_equal(rc, 0);
-	assert_string_equal(err, "");
-}
-
 static void test_defaults(void **state)
 {
 	struct cfg c;
