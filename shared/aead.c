@@ -17,6 +17,11 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "noise.h"
+
+_Static_assert(AEAD_KEY_LEN == NOISE_KEY_LEN && AEAD_TAG_LEN == NOISE_TAG_LEN,
+	       "aead.c hands its keys and tags to noise_aead_*");
+
 /* Up to this many bytes libsodium does the work: for small packets (TCP
  * ACKs, pings, keepalives, probes) what counts is the per-call cost with
  * cold caches, and there libcrypto's provider dispatch costs more than the
@@ -83,25 +88,6 @@ static int start(EVP_CIPHER_CTX *c, const uint8_t *key, uint64_t counter, const 
 	return 0;
 }
 
-static void sodium_seal(const uint8_t *key, uint64_t counter, const uint8_t *ad, size_t ad_len,
-			uint8_t *buf, size_t len)
-{
-	uint8_t nonce[12];
-	make_nonce(nonce, counter);
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + len, NULL, buf, len, ad, ad_len, NULL,
-							   nonce, key);
-}
-
-static int sodium_open(const uint8_t *key, uint64_t counter, const uint8_t *ad, size_t ad_len,
-		       uint8_t *buf, size_t len)
-{
-	uint8_t nonce[12];
-	make_nonce(nonce, counter);
-	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len - AEAD_TAG_LEN,
-								   buf + len - AEAD_TAG_LEN, ad, ad_len,
-								   nonce, key) ? -EBADMSG : 0;
-}
-
 /* libcrypto, or false when it could not do the work (no context, no
  * ChaCha20-Poly1305 in its providers): the caller then uses libsodium,
  * so sealing never fails and never leaves plaintext behind. */
@@ -119,9 +105,15 @@ static bool evp_seal(const uint8_t *key, uint64_t counter, const uint8_t *ad, si
 int aead_seal(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, const uint8_t *ad, size_t ad_len,
 	      uint8_t *buf, size_t len)
 {
-	if (len <= SMALL_MAX || !evp_seal(key, counter, ad, ad_len, buf, len))
-		sodium_seal(key, counter, ad, ad_len, buf, len);
-	return 0;
+	if (len > SMALL_MAX && evp_seal(key, counter, ad, ad_len, buf, len))
+		return 0;
+	/* libsodium, through the Noise layer's transport AEAD (same nonce
+	 * layout, in place). It refuses only the reserved counter 2^64-1,
+	 * which session.c never hands out; were it ever, no plaintext stays. */
+	int rc = noise_aead_encrypt(key, counter, ad, ad_len, buf, len, buf);
+	if (rc)
+		sodium_memzero(buf, len + AEAD_TAG_LEN);
+	return rc;
 }
 
 int aead_open(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, const uint8_t *ad, size_t ad_len,
@@ -136,7 +128,7 @@ int aead_open(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, const uint8_t *
 	 * still go to libsodium; after it, the tag decides. */
 	if (!c || ct > INT_MAX || start(c, key, counter, ad, ad_len) ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, AEAD_TAG_LEN, buf + ct) != 1)
-		return sodium_open(key, counter, ad, ad_len, buf, len);
+		return noise_aead_decrypt(key, counter, ad, ad_len, buf, len, buf);
 	if (ct && EVP_CipherUpdate(c, buf, &outl, buf, (int)ct) != 1)
 		return -EBADMSG;
 	return EVP_CipherFinal_ex(c, buf + ct, &fin) == 1 ? 0 : -EBADMSG;

@@ -26,10 +26,12 @@
 #define AEAD_KEY_LEN 32
 #define AEAD_TAG_LEN 16
 
-/* Encrypts buf[0..len) in place and writes the tag at buf + len. Always
- * 0: packets of up to 256 bytes, and any that libcrypto cannot take (no
+/* Encrypts buf[0..len) in place and writes the tag at buf + len: 0.
+ * Packets of up to 256 bytes, and any that libcrypto cannot take (no
  * context, a provider set without ChaCha20-Poly1305 such as a FIPS-only
- * one), are done by libsodium, which produces the same bytes. */
+ * one), are done by libsodium (noise_aead_encrypt), which produces the
+ * same bytes. -EINVAL only for the counter 2^64-1 (Noise reserves it),
+ * and then buf is wiped: no plaintext is ever left behind. */
 int aead_seal(const uint8_t key[AEAD_KEY_LEN], uint64_t counter, const uint8_t *ad, size_t ad_len,
 	      uint8_t *buf, size_t len);
 
