@@ -88,8 +88,3 @@ int tun_set_offload(int fd, unsigned *granted)
 	}
 	return err;
 }
-
-int tun_clear_offload(int fd)
-{
-	return ioctl(fd, TUNSETOFFLOAD, 0UL) ? -errno : 0;
-}

@@ -25,7 +25,5 @@ int tun_open_vnet(const char *name, char name_out[IFNAMSIZ]);
  * set in force (0: none). Returns 0, or -errno of the last refusal when not
  * even the checksum and TSO set was taken. */
 int tun_set_offload(int fd, unsigned *granted);
-/* Turns every offload off again (reads carry an all-zero header). */
-int tun_clear_offload(int fd);
 
 #endif

@@ -40,11 +40,6 @@ void batch_free(struct batch *b)
 	free(b);
 }
 
-struct crypt_job *batch_tx_job(struct batch *b)
-{
-	return b->n_tx < UDP_TX_BATCH ? &b->tx[b->n_tx++] : NULL;
-}
-
 void batch_tx_run_cb(void *arg)
 {
 	struct batch *b = arg;

@@ -55,9 +55,11 @@ struct batch {
 int batch_new(struct batch **out, unsigned threads, bool gro, unsigned mtu);
 void batch_free(struct batch *b);
 
-/* Takes the next tx job slot; NULL never happens while the invariant
- * above holds (the UDP batch flushes, and with it this list, when full). */
-struct crypt_job *batch_tx_job(struct batch *b);
+/* The next tx job slot, filled by the caller and then kept with
+ * batch_tx_commit. There is always one while the invariant above holds:
+ * the UDP batch flushes, and with it this list, when full. */
+static inline struct crypt_job *batch_tx_next(struct batch *b) { return &b->tx[b->n_tx]; }
+static inline void batch_tx_commit(struct batch *b) { b->n_tx++; }
 /* udp.h before_flush: seals every queued tx frame, then forgets the jobs. */
 void batch_tx_run_cb(void *arg);
 

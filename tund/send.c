@@ -91,14 +91,10 @@ static int seal_and_send(struct daemon *d, struct peer *p, uint8_t *slot, size_t
 		udp_tx_commit(&d->udp, (size_t)n, &p->endpoint);
 		return 0;
 	}
-	struct crypt_job *job = batch_tx_job(d->batch);
-	if (!job)
-		return -ENOBUFS; /* cannot happen: see batch.h */
-	int n = session_seal_prepare(p->cur, WIRE_TYPE_DATA, len, slot, UDP_SLOT_LEN, job);
-	if (n < 0) {
-		d->batch->n_tx--;
+	int n = session_seal_prepare(p->cur, WIRE_TYPE_DATA, len, slot, UDP_SLOT_LEN, batch_tx_next(d->batch));
+	if (n < 0)
 		return n;
-	}
+	batch_tx_commit(d->batch);
 	udp_tx_commit(&d->udp, (size_t)n, &p->endpoint);
 	return 0;
 }
